@@ -1,0 +1,45 @@
+"""The Redis job engine. It imports nothing from Django: the Django layer sits on top."""
+
+from .connections import (
+    Connection,
+    get_current_connection,
+    pop_connection,
+    push_connection,
+    use_connection,
+)
+from .exceptions import (
+    DeserializationError,
+    InvalidJobId,
+    InvalidJobOperation,
+    InvalidSignature,
+    JobTimeoutException,
+    NoRedisConnectionException,
+    NoSuchJobError,
+    SerializationError,
+)
+from .execution import get_current_job
+from .failed_queue import FailedQueue, get_failed_queue
+from .job import Callback, Job, JobStatus, Retry
+from .queue import Queue
+from .registry import (
+    CanceledJobRegistry,
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+from .results import Result
+from .serializers import JSONSerializer, PickleSerializer, set_signing_key
+from .worker import SimpleWorker, Worker, WorkerInfo
+
+__all__ = [
+    "Callback", "CanceledJobRegistry", "Connection", "DeferredJobRegistry",
+    "DeserializationError", "FailedJobRegistry", "FailedQueue", "FinishedJobRegistry",
+    "InvalidJobId", "InvalidJobOperation", "InvalidSignature", "JSONSerializer", "Job",
+    "JobStatus", "JobTimeoutException", "NoRedisConnectionException", "NoSuchJobError",
+    "PickleSerializer", "Queue", "Result", "Retry", "ScheduledJobRegistry",
+    "SerializationError", "SimpleWorker", "StartedJobRegistry", "Worker", "WorkerInfo",
+    "get_current_connection", "get_current_job", "get_failed_queue", "pop_connection",
+    "push_connection", "set_signing_key", "use_connection",
+]

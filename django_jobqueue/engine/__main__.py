@@ -1,0 +1,53 @@
+"""``python -m django_jobqueue.engine worker QUEUE... --url redis://...``: a worker without
+Django (tests, benchmarks and non-Django use)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from redis import Redis
+from redis.exceptions import RedisError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m django_jobqueue.engine")
+    sub = parser.add_subparsers(dest="command", required=True)
+    work = sub.add_parser("worker", help="run a worker")
+    work.add_argument("queues", nargs="*", default=["default"])
+    work.add_argument("--url", default="redis://localhost:6379/0")
+    work.add_argument("--burst", action="store_true")
+    work.add_argument("--name")
+    work.add_argument("--max-jobs", type=int)
+    work.add_argument("--worker-ttl", type=float)
+    work.add_argument("--maintenance-interval", type=float, default=1.0)
+    work.add_argument("--serializer")
+    work.add_argument("--path", action="append", default=[], help="prepend to sys.path")
+    work.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=args.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(message)s")
+    sys.path[:0] = args.path
+    from .queue import Queue
+    from .worker import DEFAULT_WORKER_TTL, Worker
+
+    connection = Redis.from_url(args.url)
+    try:
+        connection.ping()
+    except RedisError as exc:
+        print(f"Cannot reach Redis at {args.url}: {exc}", file=sys.stderr)
+        return 1
+    queues = [Queue(name, connection=connection, serializer=args.serializer)
+              for name in args.queues]
+    worker = Worker(queues, connection=connection, name=args.name,
+                    worker_ttl=args.worker_ttl or DEFAULT_WORKER_TTL,
+                    maintenance_interval=args.maintenance_interval,
+                    serializer=args.serializer)
+    worker.work(burst=args.burst, max_jobs=args.max_jobs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,183 @@
+"""Running one job: the current-job context, timeouts, outcome capture, callbacks, and the
+script call that records the outcome (which the worker batches with its next dequeue)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import logging
+import time
+import traceback
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from . import scripts
+from .exceptions import JobTimeoutException, SerializationError, StopRequested
+from .job import DEFAULT_RESULT_TTL, DEFAULT_TIMEOUT, Job
+from .results import RESULTS_KEPT, Result
+from .serializers import PickleSerializer
+from .timeouts import death_penalty
+
+if TYPE_CHECKING:
+    from .scripts import Call
+
+logger = logging.getLogger("django_jobqueue.worker")
+
+_current_job: ContextVar[Job | None] = ContextVar("django_jobqueue_current_job", default=None)
+
+
+def get_current_job(connection: Any = None, job_class: Any = None) -> Job | None:
+    """The Job being run in this context (also in asyncio tasks it starts), else None."""
+    return _current_job.get()
+
+
+@dataclass
+class Outcome:
+    ok: bool
+    started: float
+    ended: float
+    return_value: Any = None
+    exc_info: str | None = None
+    exception: BaseException | None = None
+    retryable: bool = True
+
+    @property
+    def duration(self) -> float:
+        return self.ended - self.started
+
+
+def perform(job: Job) -> Outcome:
+    """Run the job's function; every exception the job raises becomes a failed Outcome.
+
+    Only StopRequested (a forced stop from the worker) propagates.
+    """
+    started = time.time()
+    try:
+        func, args, kwargs = job.func, job.args, job.kwargs
+    except Exception as exc:
+        return Outcome(
+            ok=False, started=started, ended=time.time(), exception=exc, retryable=False,
+            exc_info=(
+                f"Cannot load job {job.id} ({job.func_name}): {type(exc).__name__}: {exc}\n\n"
+                + traceback.format_exc()
+            ),
+        )
+    timeout = job.timeout if job.timeout is not None else DEFAULT_TIMEOUT
+    token = _current_job.set(job)
+    try:
+        if inspect.iscoroutinefunction(func):
+            value = _run_coroutine(func(*args, **kwargs), timeout, job.id)
+        else:
+            with death_penalty(timeout, job.id):
+                value = func(*args, **kwargs)
+            if inspect.isawaitable(value):
+                value = _run_coroutine(value, timeout, job.id)
+        return Outcome(ok=True, started=started, ended=time.time(), return_value=value)
+    except StopRequested:
+        raise
+    except BaseException as exc:  # SystemExit and KeyboardInterrupt from a job fail that job
+        return Outcome(
+            ok=False, started=started, ended=time.time(), exception=exc,
+            exc_info=traceback.format_exc(),
+        )
+    finally:
+        _current_job.reset(token)
+
+
+async def _with_timeout(coro: Coroutine, timeout: float, job_id: str) -> Any:
+    if not timeout or timeout <= 0:
+        return await coro
+    try:
+        return await asyncio.wait_for(coro, timeout)
+    except asyncio.TimeoutError:
+        raise JobTimeoutException(
+            f"Job {job_id} exceeded its timeout of {timeout:g} s"
+        ) from None
+
+
+def _run_coroutine(coro: Coroutine, timeout: float, job_id: str) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_with_timeout(coro, timeout, job_id))
+    # called from inside a running loop (an inline job in async code): use a fresh thread
+    context = contextvars.copy_context()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(
+            context.run, asyncio.run, _with_timeout(coro, timeout, job_id)
+        ).result()
+
+
+def run_callbacks(job: Job, outcome: Outcome) -> Outcome:
+    """on_success(job, connection, result) / on_failure(job, connection, type, value, tb).
+
+    A success callback that raises fails the job (as in RQ); a failure callback that raises
+    is logged and the job stays failed.
+    """
+    try:
+        callback = job.success_callback if outcome.ok else job.failure_callback
+    except Exception:
+        logger.exception("job %s: cannot load its callback", job.id)
+        return outcome
+    if callback is None:
+        return outcome
+    token = _current_job.set(job)
+    try:
+        if outcome.ok:
+            callback(job, job.connection, outcome.return_value)
+        else:
+            exc = outcome.exception
+            callback(job, job.connection, type(exc), exc, getattr(exc, "__traceback__", None))
+    except Exception as exc:
+        if outcome.ok:
+            return Outcome(
+                ok=False, started=outcome.started, ended=time.time(), exception=exc,
+                exc_info="Success callback failed:\n" + traceback.format_exc(),
+            )
+        logger.exception("job %s: failure callback raised", job.id)
+    finally:
+        _current_job.reset(token)
+    return outcome
+
+
+def record_call(
+    job: Job,
+    outcome: Outcome,
+    worker_name: str,
+    default_result_ttl: int = DEFAULT_RESULT_TTL,
+    stopped: bool = False,
+) -> Call:
+    """The script call that records this outcome (finish or fail) for the job's worker."""
+    working_time = f"{outcome.duration:.6f}"
+    if outcome.ok:
+        try:
+            entry = Result.payload(
+                job.serializer, Result.Type.SUCCESSFUL, outcome.return_value, None,
+                worker_name, outcome.started, outcome.ended,
+            )
+        except SerializationError as exc:
+            outcome = Outcome(
+                ok=False, started=outcome.started, ended=outcome.ended, exception=exc,
+                exc_info=f"SerializationError: {exc}",
+            )
+        else:
+            ttl = job.result_ttl if job.result_ttl is not None else default_result_ttl
+            args = [job.id, job.origin, worker_name, entry, ttl, RESULTS_KEPT, working_time]
+            return scripts.get("finish"), args
+    result_type = Result.Type.STOPPED if stopped else Result.Type.FAILED
+    try:
+        entry = Result.payload(job.serializer, result_type, None, outcome.exc_info,
+                               worker_name, outcome.started, outcome.ended)
+    except SerializationError:  # an unknown serializer: keep the outcome with the default
+        entry = Result.payload(PickleSerializer, result_type, None, outcome.exc_info,
+                               worker_name, outcome.started, outcome.ended)
+    args = [
+        job.id, job.origin, worker_name, outcome.exc_info or "", entry, RESULTS_KEPT,
+        "1" if outcome.retryable and not stopped else "", "stopped" if stopped else "failed",
+        working_time,
+    ]
+    return scripts.get("fail"), args

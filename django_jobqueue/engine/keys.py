@@ -1,0 +1,110 @@
+"""Every Redis key name the engine uses, built in this module only.
+
+All keys share one namespace prefix (``JOBQUEUE_KEY_PREFIX`` in the environment, or
+:func:`set_prefix`), so that two applications can share one Redis. The Lua scripts get
+their key builders from :func:`lua_prelude`, generated from the same table, so a change
+of layout (for example Redis Cluster hash tags) is a change to this module alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: kind -> key template; ``{}`` is the queue name, job id or worker name.
+LAYOUT: dict[str, str] = {
+    "queues": "queues",  # set of known queue names
+    "seq": "seq",  # counter giving FIFO order within one priority
+    "workers": "workers",  # zset: worker name -> last heartbeat
+    "queue": "queue:{}",  # zset of queued job ids, scored by priority then FIFO
+    "notify": "notify:{}",  # list holding at most one wake-up token for blocked workers
+    "job": "job:{}",  # hash: one job's fields
+    "results": "results:{}",  # list of one job's execution outcomes, newest first
+    "dependents": "dependents:{}",  # set of job ids waiting on this job
+    "worker": "worker:{}",  # hash: one worker's state, expires with its heartbeat
+    "started": "started:{}",  # zset: job id -> lease deadline
+    "finished": "finished:{}",  # zset: job id -> expiry
+    "failed": "failed:{}",  # zset: job id -> expiry
+    "deferred": "deferred:{}",  # zset: job id -> time deferred
+    "scheduled": "scheduled:{}",  # zset: job id -> due time
+    "canceled": "canceled:{}",  # zset: job id -> expiry
+}
+
+REGISTRY_KINDS = ("started", "finished", "failed", "deferred", "scheduled", "canceled")
+
+_prefix = os.environ.get("JOBQUEUE_KEY_PREFIX", "jq:")
+
+
+def prefix() -> str:
+    return _prefix
+
+
+def set_prefix(value: str) -> None:
+    """Change the namespace of every key (call before any queue is used)."""
+    global _prefix
+    _prefix = value
+
+
+_HEAD = {kind: template.partition("{}")[0] for kind, template in LAYOUT.items()}
+
+
+def queues() -> str:
+    return _prefix + _HEAD["queues"]
+
+
+def workers() -> str:
+    return _prefix + _HEAD["workers"]
+
+
+def seq() -> str:
+    return _prefix + _HEAD["seq"]
+
+
+def queue(name: str) -> str:
+    return _prefix + _HEAD["queue"] + name
+
+
+def notify(name: str) -> str:
+    return _prefix + _HEAD["notify"] + name
+
+
+def job(job_id: str) -> str:
+    return _prefix + _HEAD["job"] + job_id
+
+
+def results(job_id: str) -> str:
+    return _prefix + _HEAD["results"] + job_id
+
+
+def dependents(job_id: str) -> str:
+    return _prefix + _HEAD["dependents"] + job_id
+
+
+def worker(name: str) -> str:
+    return _prefix + _HEAD["worker"] + name
+
+
+def registry(kind: str, queue_name: str) -> str:
+    if kind not in REGISTRY_KINDS:
+        raise ValueError(f"unknown registry kind {kind!r}")
+    return _prefix + _HEAD[kind] + queue_name
+
+
+def lua_prelude() -> str:
+    """Lua functions ``k_<kind>(name)`` building each key from ``ARGV[1]`` (the prefix)."""
+    lines = ["local PREFIX = ARGV[1]"]
+    for kind, template in LAYOUT.items():
+        head, _, tail = template.partition("{}")
+        if "{}" in template:
+            lines.append(
+                f"local function k_{kind}(name) return PREFIX .. '{head}' .. name .. '{tail}' end"
+            )
+        else:
+            lines.append(f"local function k_{kind}() return PREFIX .. '{head}' end")
+    lines.append(
+        "local REGISTRY_KINDS = {" + ", ".join(f"'{k}'" for k in REGISTRY_KINDS) + "}"
+    )
+    lines.append(
+        "local REGISTRY = {" + ", ".join(f"{k} = k_{k}" for k in REGISTRY_KINDS) + "}"
+    )
+    lines.append("local function k_registry(kind, name) return REGISTRY[kind](name) end")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,367 @@
+"""Queue: the enqueue paths (one round trip each, one per batch), counts and listings."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from . import keys, scripts
+from .connections import check_client, resolve_connection
+from .exceptions import InvalidQueueName, NoSuchJobError
+from .job import DEFAULT_TIMEOUT, Job, JobStatus, Retry
+from .serializers import resolve_serializer
+from .utils import decode, from_timestamp, parse_duration, to_timestamp, utcnow
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from .registry import (
+        CanceledJobRegistry,
+        DeferredJobRegistry,
+        FailedJobRegistry,
+        FinishedJobRegistry,
+        ScheduledJobRegistry,
+        StartedJobRegistry,
+    )
+
+QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
+#: keyword arguments of enqueue() that configure the job instead of reaching the function
+RESERVED_KWARGS = (
+    "job_timeout", "timeout", "result_ttl", "ttl", "failure_ttl", "job_id", "description",
+    "at_front", "priority", "meta", "retry", "depends_on", "on_success", "on_failure",
+    "on_worker_lost", "pipeline",
+)
+_BATCH = 500  # jobs per script call inside one enqueue_many round trip
+
+
+class EnqueueData(NamedTuple):
+    """One job for :meth:`Queue.enqueue_many`, made by :meth:`Queue.prepare_data`."""
+
+    func: Any
+    args: tuple | list | None
+    kwargs: dict | None
+    timeout: Any
+    result_ttl: Any
+    ttl: Any
+    failure_ttl: Any
+    description: str | None
+    job_id: str | None
+    at_front: bool
+    meta: dict | None
+    retry: Retry | None
+    on_success: Any
+    on_failure: Any
+    priority: int
+    depends_on: Any
+
+
+class Queue:
+    """A named queue of jobs, ordered by priority (-100..100, higher first) then FIFO."""
+
+    DEFAULT_TIMEOUT = DEFAULT_TIMEOUT
+    job_class = Job
+
+    def __init__(
+        self,
+        name: str = "default",
+        connection: Redis | None = None,
+        default_timeout: Any = None,
+        is_async: bool = True,
+        serializer: Any = None,
+        job_class: type[Job] | None = None,
+        **_: Any,
+    ) -> None:
+        if not isinstance(name, str) or not QUEUE_NAME_PATTERN.fullmatch(name):
+            raise InvalidQueueName(f"Invalid queue name {name!r}: use 1 to 128 of [A-Za-z0-9_.:-]")
+        self.name = name
+        self.connection = resolve_connection(connection)
+        check_client(self.connection)
+        self._default_timeout = parse_duration(default_timeout, "default_timeout")
+        self._is_async = is_async
+        self.serializer = resolve_serializer(serializer)
+        if job_class is not None:
+            self.job_class = job_class
+
+    def __repr__(self) -> str:
+        return f"Queue({self.name!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Queue) and other.name == self.name
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    @property
+    def key(self) -> str:
+        return keys.queue(self.name)
+
+    @property
+    def is_async(self) -> bool:
+        return self._is_async
+
+    @property
+    def default_timeout(self) -> int:
+        return self._default_timeout if self._default_timeout is not None else DEFAULT_TIMEOUT
+
+    @classmethod
+    def all(cls, connection: Redis | None = None, **kwargs: Any) -> list[Queue]:
+        connection = resolve_connection(connection)
+        names = sorted(decode(n) for n in connection.smembers(keys.queues()))
+        return [cls(name, connection=connection, **kwargs) for name in names]
+
+    # --- enqueue ---------------------------------------------------------------------
+
+    def enqueue(self, f: Any, *args: Any, **kwargs: Any) -> Job:
+        """``enqueue(func, *args, **kwargs)``; reserved keywords configure the job.
+
+        A function's own arguments named like a reserved keyword go through ``args=`` and
+        ``kwargs=``.
+        """
+        return self._enqueue_parsed(f, args, kwargs)
+
+    def _enqueue_parsed(self, f: Any, args: tuple, kwargs: dict, due: float | None = None) -> Job:
+        options = {name: kwargs.pop(name) for name in RESERVED_KWARGS if name in kwargs}
+        if "args" in kwargs or "kwargs" in kwargs:
+            if args:
+                raise TypeError("Pass either positional arguments or args=/kwargs=, not both")
+            args = kwargs.pop("args", None) or ()
+            kwargs = kwargs.pop("kwargs", None) or {}
+        if "timeout" in options:
+            options.setdefault("job_timeout", options.pop("timeout"))
+        return self.enqueue_call(f, args=args, kwargs=kwargs, _due=due, **options)
+
+    def enqueue_call(
+        self,
+        func: Any,
+        args: Any = None,
+        kwargs: dict | None = None,
+        timeout: Any = None,
+        result_ttl: Any = None,
+        ttl: Any = None,
+        failure_ttl: Any = None,
+        description: str | None = None,
+        depends_on: Any = None,
+        job_id: str | None = None,
+        at_front: bool = False,
+        meta: dict | None = None,
+        retry: Retry | None = None,
+        on_success: Any = None,
+        on_failure: Any = None,
+        priority: int = 0,
+        on_worker_lost: str = "requeue",
+        job_timeout: Any = None,
+        pipeline: Any = None,
+        _due: float | None = None,
+    ) -> Job:
+        job = self.create_job(
+            func, args=args, kwargs=kwargs, timeout=job_timeout if job_timeout is not None
+            else timeout, result_ttl=result_ttl, ttl=ttl, failure_ttl=failure_ttl,
+            description=description, depends_on=depends_on, job_id=job_id, meta=meta,
+            retry=retry, on_success=on_success, on_failure=on_failure, priority=priority,
+            on_worker_lost=on_worker_lost,
+        )
+        return self._enqueue_jobs([(job, at_front)], due=_due, pipeline=pipeline)[0]
+
+    def create_job(self, func: Any, args: Any = None, kwargs: dict | None = None,
+                   timeout: Any = None, job_id: str | None = None, **options: Any) -> Job:
+        if self._is_async and getattr(func, "__module__", None) == "__main__":
+            raise ValueError(
+                f"{func.__qualname__} is defined in __main__, which a worker cannot import: "
+                "move it to a module"
+            )
+        if timeout is None:
+            timeout = self.default_timeout
+        return self.job_class.create(
+            func, args=args, kwargs=kwargs, connection=self.connection, timeout=timeout,
+            id=job_id, origin=self.name, serializer=self.serializer, **options,
+        )
+
+    def enqueue_job(self, job: Job, at_front: bool = False, pipeline: Any = None) -> Job:
+        """Enqueue a job made with ``Job.create`` onto this queue."""
+        job.origin = self.name
+        return self._enqueue_jobs([(job, at_front)], pipeline=pipeline)[0]
+
+    def enqueue_at(self, scheduled_time: datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
+        """Run ``f`` once ``scheduled_time`` has come (naive datetimes are UTC)."""
+        return self._enqueue_parsed(f, args, kwargs, due=to_timestamp(scheduled_time))
+
+    def enqueue_in(self, time_delta: timedelta, f: Any, *args: Any, **kwargs: Any) -> Job:
+        return self.enqueue_at(utcnow() + time_delta, f, *args, **kwargs)
+
+    @staticmethod
+    def prepare_data(
+        func: Any,
+        args: Any = None,
+        kwargs: dict | None = None,
+        timeout: Any = None,
+        result_ttl: Any = None,
+        ttl: Any = None,
+        failure_ttl: Any = None,
+        description: str | None = None,
+        job_id: str | None = None,
+        at_front: bool = False,
+        meta: dict | None = None,
+        retry: Retry | None = None,
+        on_success: Any = None,
+        on_failure: Any = None,
+        priority: int = 0,
+        depends_on: Any = None,
+    ) -> EnqueueData:
+        return EnqueueData(func, args, kwargs, timeout, result_ttl, ttl, failure_ttl,
+                           description, job_id, at_front, meta, retry, on_success, on_failure,
+                           priority, depends_on)
+
+    def enqueue_many(self, job_datas: list[EnqueueData], pipeline: Any = None) -> list[Job]:
+        """Enqueue a batch in one round trip; every job is built (and checked) first."""
+        jobs = [
+            (self.create_job(
+                d.func, args=d.args, kwargs=d.kwargs, timeout=d.timeout, job_id=d.job_id,
+                result_ttl=d.result_ttl, ttl=d.ttl, failure_ttl=d.failure_ttl,
+                description=d.description, meta=d.meta, retry=d.retry,
+                on_success=d.on_success, on_failure=d.on_failure, priority=d.priority,
+                depends_on=d.depends_on,
+            ), d.at_front)
+            for d in job_datas
+        ]
+        return self._enqueue_jobs(jobs, pipeline=pipeline)
+
+    def _enqueue_jobs(self, jobs: list[tuple[Job, bool]], due: float | None = None,
+                      pipeline: Any = None) -> list[Job]:
+        if not jobs:
+            return []
+        inline = "" if self._is_async else _inline_worker_name()
+        calls = []
+        for start in range(0, len(jobs), _BATCH):
+            chunk = jobs[start:start + _BATCH]
+            args: list[Any] = [self.name, len(chunk), inline, _INLINE_LEASE]
+            for job, at_front in chunk:
+                fields = job.stored_fields()  # serializes: raises before anything is written
+                args += [job.id, "1" if at_front else "", job.ttl or 0,
+                         "" if due is None else f"{due:.6f}", ",".join(job.dependency_ids),
+                         len(fields) // 2, *fields]
+            calls.append((scripts.get("enqueue"), args))
+        if pipeline is not None:
+            for script, args in calls:
+                script.add_to(pipeline, *args)
+            for job, _ in jobs:
+                job.origin = self.name
+            return [job for job, _ in jobs]
+        replies = scripts.execute(self.connection, calls)
+        result: list[Job] = []
+        for reply, start in zip(replies, range(0, len(jobs), _BATCH), strict=True):
+            now = reply[0]
+            for (job, _), outcome in zip(jobs[start:start + _BATCH], reply[1:], strict=True):
+                result.append(self._after_enqueue(job, decode(outcome), now))
+        if inline:
+            from .inline import run_inline
+
+            for job in result:
+                if job.status == JobStatus.STARTED:
+                    run_inline(job, inline)
+        return result
+
+    def _after_enqueue(self, job: Job, outcome: str, now: bytes) -> Job:
+        if outcome == "duplicate":
+            # documented choice: a job id already queued/scheduled/deferred/running is not
+            # enqueued again; the existing job is returned
+            return self.job_class.fetch(job.id, connection=self.connection,
+                                        serializer=self.serializer)
+        job.origin = self.name
+        job.set_status(outcome)
+        job.created_at = from_timestamp(now)
+        if outcome in ("queued", "started"):
+            job.enqueued_at = job.created_at
+        return job
+
+    # --- reading ---------------------------------------------------------------------
+
+    @property
+    def count(self) -> int:
+        return self.connection.zcard(self.key)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def is_empty(self) -> bool:
+        return self.count == 0
+
+    def get_job_ids(self, offset: int = 0, length: int = -1) -> list[str]:
+        end = -1 if length < 0 else offset + length - 1
+        return [decode(i) for i in self.connection.zrange(self.key, offset, end)]
+
+    @property
+    def job_ids(self) -> list[str]:
+        return self.get_job_ids()
+
+    def get_jobs(self, offset: int = 0, length: int = -1) -> list[Job]:
+        found = self.job_class.fetch_many(self.get_job_ids(offset, length),
+                                          connection=self.connection, serializer=self.serializer)
+        return [job for job in found if job is not None]
+
+    @property
+    def jobs(self) -> list[Job]:
+        return self.get_jobs()
+
+    def get_position(self, job_or_id: Job | str) -> int | None:
+        job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
+        return self.connection.zrank(self.key, job_id)
+
+    get_job_position = get_position
+
+    def fetch_job(self, job_id: str) -> Job | None:
+        try:
+            job = self.job_class.fetch(job_id, connection=self.connection,
+                                       serializer=self.serializer)
+        except NoSuchJobError:
+            return None
+        return job if job.origin == self.name else None
+
+    # --- removing --------------------------------------------------------------------
+
+    def remove(self, job_or_id: Job | str, pipeline: Any = None) -> None:
+        """Take a queued job off the queue and delete it (it must not be left nowhere)."""
+        job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
+        if self.connection.zscore(self.key, job_id) is not None:
+            scripts.get("delete")(self.connection, job_id)
+
+    def empty(self) -> int:
+        """Delete every queued job, in batches; returns how many."""
+        removed = 0
+        while True:
+            batch = scripts.get("empty")(self.connection, self.name, 1000)
+            removed += batch
+            if batch == 0:
+                return removed
+
+    def delete(self, delete_jobs: bool = True) -> None:
+        if delete_jobs:
+            self.empty()
+        pipe = self.connection.pipeline()
+        pipe.delete(self.key, keys.notify(self.name))
+        pipe.srem(keys.queues(), self.name)
+        pipe.execute()
+
+    # --- registries ------------------------------------------------------------------
+
+    def _registry(self, kind: str) -> Any:
+        from . import registry
+
+        return registry.REGISTRY_CLASSES[kind](queue=self)
+
+    started_job_registry: StartedJobRegistry = property(lambda q: q._registry("started"))
+    finished_job_registry: FinishedJobRegistry = property(lambda q: q._registry("finished"))
+    failed_job_registry: FailedJobRegistry = property(lambda q: q._registry("failed"))
+    deferred_job_registry: DeferredJobRegistry = property(lambda q: q._registry("deferred"))
+    scheduled_job_registry: ScheduledJobRegistry = property(lambda q: q._registry("scheduled"))
+    canceled_job_registry: CanceledJobRegistry = property(lambda q: q._registry("canceled"))
+
+
+#: how long an inline (is_async=False) job may run before workers may take it back
+_INLINE_LEASE = 24 * 3600
+
+
+def _inline_worker_name() -> str:
+    return f"inline:{socket.gethostname()}:{os.getpid()}"

@@ -1,0 +1,144 @@
+"""Per-queue registries of jobs that are not queued: started, finished, failed, deferred,
+scheduled, canceled. Reading a count never cleans up; ``cleanup()`` does, on purpose."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from . import keys, scripts
+from .connections import resolve_connection
+from .job import Job, requeue_jobs
+from .utils import decode
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+    from .queue import Queue
+
+REQUEUE_BATCH = 1000
+
+
+class BaseRegistry:
+    kind = ""
+    #: scores are expiry times: entries past them are not counted and cleanup() drops them
+    expiring = False
+
+    def __init__(self, name: str = "default", connection: Redis | None = None,
+                 queue: Queue | None = None, serializer: Any = None, **_: Any) -> None:
+        if queue is not None:
+            self.name, self.connection = queue.name, queue.connection
+            self.serializer = queue.serializer
+        else:
+            self.name, self.connection = name, resolve_connection(connection)
+            self.serializer = serializer
+        self.key = keys.registry(self.kind, self.name)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r})"
+
+    def __contains__(self, item: Job | str) -> bool:
+        job_id = item.id if isinstance(item, Job) else item
+        return self.connection.zscore(self.key, job_id) is not None
+
+    @property
+    def count(self) -> int:
+        if self.expiring:
+            return self.connection.zcount(self.key, f"({time.time()}", "+inf")
+        return self.connection.zcard(self.key)
+
+    def __len__(self) -> int:
+        return self.count
+
+    def get_job_ids(self, offset: int = 0, length: int = -1, desc: bool = False) -> list[str]:
+        end = -1 if length < 0 else offset + length - 1
+        return [decode(i) for i in self.connection.zrange(self.key, offset, end, desc=desc)]
+
+    def get_jobs(self, offset: int = 0, length: int = -1) -> list[Job]:
+        found = Job.fetch_many(self.get_job_ids(offset, length), connection=self.connection,
+                               serializer=self.serializer)
+        return [job for job in found if job is not None]
+
+    def get_expiration_time(self, job: Job | str) -> float | None:
+        job_id = job.id if isinstance(job, Job) else job
+        return self.connection.zscore(self.key, job_id)
+
+    def remove(self, job: Job | str, delete_job: bool = False) -> None:
+        """Drop the entry; with ``delete_job`` the job itself goes too (nothing left behind)."""
+        job_id = job.id if isinstance(job, Job) else job
+        if delete_job:
+            scripts.get("delete")(self.connection, job_id)
+        else:
+            self.connection.zrem(self.key, job_id)
+
+    def cleanup(self, timestamp: float | None = None) -> int:
+        """Drop entries that expired (their job's hash expired with them)."""
+        if not self.expiring:
+            return 0
+        return self.connection.zremrangebyscore(self.key, "-inf", f"({timestamp or time.time()}")
+
+
+class StartedJobRegistry(BaseRegistry):
+    """Jobs a worker is running; the score is the lease deadline its heartbeat renews."""
+
+    kind = "started"
+
+    def cleanup(self, timestamp: float | None = None) -> int:
+        """Take back jobs whose worker stopped heartbeating (see the worker's recovery)."""
+        requeued, failed = scripts.get("recover")(
+            self.connection, self.name, "expired", 1000, "", ""
+        )
+        return int(requeued) + int(failed)
+
+
+class FinishedJobRegistry(BaseRegistry):
+    kind = "finished"
+    expiring = True
+
+
+class FailedJobRegistry(BaseRegistry):
+    kind = "failed"
+    expiring = True
+
+    def requeue(self, job_or_id: Job | str, at_front: bool = False) -> Job:
+        job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
+        requeue_jobs(self.connection, [job_id], at_front=at_front)
+        return Job.fetch(job_id, connection=self.connection, serializer=self.serializer)
+
+    def requeue_all(self, batch_size: int = REQUEUE_BATCH) -> int:
+        """Requeue every failed job, a batch per round trip (never all in memory at once)."""
+        total = 0
+        script = scripts.get("requeue")
+        while True:
+            requeued, dropped = script(self.connection, "failed,stopped", "", "failed",
+                                       self.name, batch_size)
+            total += int(requeued)
+            if int(requeued) + int(dropped) == 0:
+                return total
+
+
+class DeferredJobRegistry(BaseRegistry):
+    """Jobs waiting for their dependencies to finish."""
+
+    kind = "deferred"
+
+
+class ScheduledJobRegistry(BaseRegistry):
+    """Jobs waiting for their time; the score is when they are due."""
+
+    kind = "scheduled"
+
+    def get_scheduled_time(self, job: Job | str) -> float | None:
+        return self.get_expiration_time(job)
+
+
+class CanceledJobRegistry(BaseRegistry):
+    kind = "canceled"
+    expiring = True
+
+
+REGISTRY_CLASSES: dict[str, type[BaseRegistry]] = {
+    cls.kind: cls
+    for cls in (StartedJobRegistry, FinishedJobRegistry, FailedJobRegistry,
+                DeferredJobRegistry, ScheduledJobRegistry, CanceledJobRegistry)
+}

@@ -1,0 +1,21 @@
+-- Cancel a job that has not started: queue/scheduled/deferred -> canceled registry.
+-- ARGV: prefix, id. Returns 'ok', 'missing' or 'status:<status>'.
+local id = ARGV[2]
+local jkey = k_job(id)
+local f = redis.call('HMGET', jkey, 'status', 'origin', 'failure_ttl')
+if not f[1] then
+  return 'missing'
+end
+if f[1] ~= 'queued' and f[1] ~= 'scheduled' and f[1] ~= 'deferred' then
+  return 'status:' .. f[1]
+end
+local now = server_time()
+local ttl = tonumber(f[3] or '31536000')
+if ttl == 0 then
+  ttl = -1
+end
+remove_everywhere(f[2], id)
+redis.call('HSET', jkey, 'status', 'canceled', 'ended_at', fmt(now))
+redis.call('ZADD', k_canceled(f[2]), expiry_score(now, ttl), id)
+expire_job(id, ttl)
+return 'ok'

@@ -1,0 +1,46 @@
+-- Take jobs back from workers that can no longer run them, in one step each.
+-- ARGV: prefix, queue, mode, batch size, worker, keep id.
+--   mode 'expired': jobs whose lease lapsed (their worker died); each goes back to the front
+--                   of its queue, or to failed when the job says on_worker_lost = fail.
+--   mode 'owner':   jobs started by `worker` other than `keep id` (a worker reclaiming what a
+--                   lost reply left behind, or giving its job back on a forced shutdown); they
+--                   always go back to the front of the queue.
+-- Returns {requeued, failed}.
+local queue, mode, limit, worker, keep = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local skey = k_started(queue)
+local now = server_time()
+local ids
+if mode == 'expired' then
+  ids = redis.call('ZRANGEBYSCORE', skey, '-inf', now, 'LIMIT', 0, limit)
+else
+  ids = redis.call('ZRANGE', skey, 0, -1)
+end
+local requeued, failed = 0, 0
+for _, id in ipairs(ids) do
+  local jkey = k_job(id)
+  local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status')
+  if mode == 'expired' or (f[1] == worker and id ~= keep) then
+    redis.call('ZREM', skey, id)
+    if f[4] then
+      if mode == 'expired' then
+        redis.call('HINCRBY', jkey, 'lost_count', 1)
+        redis.call('HSET', jkey, 'last_lost_at', fmt(now), 'last_lost_worker', f[1] or '')
+      end
+      if mode == 'expired' and f[2] == 'fail' then
+        local ttl = tonumber(f[3] or '31536000')
+        if ttl == 0 then
+          ttl = -1
+        end
+        redis.call('HSET', jkey, 'status', 'failed', 'ended_at', fmt(now), 'exc_info',
+          'WorkerLost: worker ' .. (f[1] or '?') .. ' stopped heartbeating while running this job')
+        redis.call('ZADD', k_failed(queue), expiry_score(now, ttl), id)
+        expire_job(id, ttl)
+        failed = failed + 1
+      else
+        push_to_queue(queue, id, jkey, true, now)
+        requeued = requeued + 1
+      end
+    end
+  end
+end
+return {requeued, failed}

@@ -1,0 +1,48 @@
+-- Put jobs back on their origin queue, in one step each: by id, or a batch from a failed registry.
+-- ARGV: prefix, allowed statuses (comma list), at_front ('1' or ''), mode ('ids' | 'failed'),
+--       then the ids (mode 'ids') or queue name and batch size (mode 'failed').
+-- Returns {requeued count, then per id 'ok' | 'missing' | 'status:<status>'} in mode 'ids',
+-- {requeued count, expired ids dropped} in mode 'failed'.
+local allowed = {}
+for s in string.gmatch(ARGV[2], '[^,]+') do
+  allowed[s] = true
+end
+local at_front, mode = ARGV[3] == '1', ARGV[4]
+local now = server_time()
+local ids
+if mode == 'failed' then
+  ids = redis.call('ZRANGE', k_failed(ARGV[5]), 0, tonumber(ARGV[6]) - 1)
+else
+  ids = {unpack(ARGV, 5)}
+end
+local out = {0}
+local dropped = 0
+for n, id in ipairs(ids) do
+  local jkey = k_job(id)
+  local f = redis.call('HMGET', jkey, 'status', 'origin')
+  local result
+  if not f[1] then
+    result = 'missing'
+    if mode == 'failed' then
+      redis.call('ZREM', k_failed(ARGV[5]), id)  -- its failure_ttl ran out
+      dropped = dropped + 1
+    end
+  elseif not allowed[f[1]] then
+    result = 'status:' .. f[1]
+  else
+    remove_everywhere(f[2], id)
+    redis.call('HDEL', jkey, 'exc_info', 'ended_at')
+    redis.call('PERSIST', jkey)
+    redis.call('PERSIST', k_results(id))
+    push_to_queue(f[2], id, jkey, at_front, now)
+    out[1] = out[1] + 1
+    result = 'ok'
+  end
+  if mode == 'ids' then
+    out[n + 1] = result
+  end
+end
+if mode == 'failed' then
+  out[2] = dropped
+end
+return out

@@ -1,0 +1,145 @@
+"""Serializers (pickle, JSON, or any dotted path) and the HMAC signing of stored payloads.
+
+Every payload the engine stores and later deserializes (a job's call, its meta, its results)
+is signed; a payload whose signature does not match is never passed to a serializer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import pickle
+from typing import Any, Protocol, runtime_checkable
+
+from .exceptions import DeserializationError, InvalidSignature
+from .utils import import_attribute
+
+
+@runtime_checkable
+class Serializer(Protocol):
+    def dumps(self, obj: Any) -> bytes: ...
+
+    def loads(self, data: bytes) -> Any: ...
+
+
+class PickleSerializer:
+    """The default: any picklable Python object."""
+
+    name = "pickle"
+
+    @staticmethod
+    def dumps(obj: Any) -> bytes:
+        return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @staticmethod
+    def loads(data: bytes) -> Any:
+        return pickle.loads(data)
+
+
+class JSONSerializer:
+    """JSON: readable by other languages, limited to JSON types (tuples come back as lists)."""
+
+    name = "json"
+
+    @staticmethod
+    def dumps(obj: Any) -> bytes:
+        return json.dumps(obj, separators=(",", ":")).encode()
+
+    @staticmethod
+    def loads(data: bytes) -> Any:
+        return json.loads(data)
+
+
+_ALIASES: dict[str, Any] = {
+    "pickle": PickleSerializer,
+    "json": JSONSerializer,
+    "django_jobqueue.serializers.PickleSerializer": PickleSerializer,
+    "django_jobqueue.serializers.JSONSerializer": JSONSerializer,
+    "django_jobqueue.engine.serializers.PickleSerializer": PickleSerializer,
+    "django_jobqueue.engine.serializers.JSONSerializer": JSONSerializer,
+}
+
+DEFAULT_SERIALIZER = PickleSerializer
+
+
+def resolve_serializer(spec: Any = None) -> Any:
+    """A serializer from None (pickle), an alias, a dotted path, a class or an instance."""
+    if spec is None:
+        return DEFAULT_SERIALIZER
+    if isinstance(spec, str):
+        if spec in _ALIASES:
+            return _ALIASES[spec]
+        try:
+            spec = import_attribute(spec)
+        except (ImportError, AttributeError, ValueError) as exc:
+            raise ValueError(f"Unknown serializer {spec!r}: {exc}") from exc
+    if not (callable(getattr(spec, "dumps", None)) and callable(getattr(spec, "loads", None))):
+        raise ValueError(f"Serializer {spec!r} must have dumps() and loads()")
+    return spec
+
+
+def serializer_path(serializer: Any) -> str:
+    """The name stored with a job so that a worker can load it with the same serializer."""
+    for alias in ("pickle", "json"):
+        if serializer is _ALIASES[alias]:
+            return alias
+    target = serializer if isinstance(serializer, type) else type(serializer)
+    return f"{target.__module__}.{target.__qualname__}"
+
+
+# --- signing ---------------------------------------------------------------------------
+
+_VERSION = b"\x01"
+_DIGEST_SIZE = 32
+_DEFAULT_KEY = b"django-jobqueue: set a signing key (JOBQUEUE_SIGNING_KEY)"
+_signing_key: bytes = os.environ.get("JOBQUEUE_SIGNING_KEY", "").encode() or _DEFAULT_KEY
+
+
+def set_signing_key(key: str | bytes) -> None:
+    """Set the HMAC key for every payload (the Django layer derives it from SECRET_KEY)."""
+    global _signing_key
+    if not key:
+        raise ValueError("The signing key must not be empty")
+    _signing_key = key.encode() if isinstance(key, str) else bytes(key)
+
+
+def using_default_key() -> bool:
+    return _signing_key == _DEFAULT_KEY
+
+
+def _digest(context: bytes, data: bytes) -> bytes:
+    return hmac.new(_signing_key, context + b"\0" + data, hashlib.sha256).digest()
+
+
+def sign(data: bytes, context: bytes = b"") -> bytes:
+    """``version + HMAC-SHA256(context, data) + data``; context binds the serializer's name."""
+    return _VERSION + _digest(context, data) + data
+
+
+def unsign(blob: bytes, context: bytes = b"") -> bytes:
+    if not isinstance(blob, bytes) or len(blob) < 1 + _DIGEST_SIZE or blob[:1] != _VERSION:
+        raise InvalidSignature("Stored payload is not a signed django-jobqueue payload")
+    data = blob[1 + _DIGEST_SIZE :]
+    if not hmac.compare_digest(blob[1 : 1 + _DIGEST_SIZE], _digest(context, data)):
+        raise InvalidSignature(
+            "Stored payload's signature does not match: it was tampered with, or signed with "
+            "another key; it was not deserialized"
+        )
+    return data
+
+
+def dumps_signed(serializer: Any, obj: Any) -> bytes:
+    return sign(serializer.dumps(obj), serializer_path(serializer).encode())
+
+
+def loads_signed(serializer: Any, blob: bytes) -> Any:
+    data = unsign(blob, serializer_path(serializer).encode())
+    try:
+        return serializer.loads(data)
+    except Exception as exc:
+        raise DeserializationError(
+            f"Stored payload cannot be deserialized with {serializer_path(serializer)}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc

@@ -1,0 +1,371 @@
+"""The worker loop: dequeue (atomically recorded as started), execute, record, repeat.
+
+A processed job costs one round trip when busy: the outcome of one job and the dequeue of the
+next go together. Heartbeats, recovery and scheduling run on the maintenance thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import re
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from redis import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from . import keys, scripts
+from .connections import resolve_connection
+from .exceptions import ShutdownRequested, StopRequested
+from .execution import Outcome, perform, record_call, run_callbacks
+from .job import DEFAULT_RESULT_TTL, Job
+from .maintenance import Maintenance
+from .queue import Queue
+from .serializers import resolve_serializer
+from .utils import decode, from_timestamp
+
+logger = logging.getLogger("django_jobqueue.worker")
+
+DEFAULT_WORKER_TTL = 40  # lease: a dead worker's jobs are taken back within ttl + ttl/4
+WORKER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
+_LOST_CONNECTION = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class Worker:
+    """Serves queues in strict priority order (the first queue with a job wins)."""
+
+    def __init__(
+        self,
+        queues: Iterable[Queue | str] | Queue | str,
+        connection: Redis | None = None,
+        name: str | None = None,
+        default_result_ttl: int = DEFAULT_RESULT_TTL,
+        worker_ttl: float = DEFAULT_WORKER_TTL,
+        maintenance_interval: float = 1.0,
+        serializer: Any = None,
+        wait_timeout: float = 5.0,
+        max_backoff: float = 5.0,
+        **_: Any,
+    ) -> None:
+        if isinstance(queues, Queue | str):
+            queues = [queues]
+        queues = list(queues)
+        if not queues:
+            raise ValueError("A worker needs at least one queue")
+        if connection is None and isinstance(queues[0], Queue):
+            connection = queues[0].connection
+        self.connection = resolve_connection(connection)
+        self.serializer = resolve_serializer(serializer)
+        self.queues = [
+            q if isinstance(q, Queue) else Queue(q, connection=self.connection,
+                                                 serializer=self.serializer)
+            for q in queues
+        ]
+        self.hostname = socket.gethostname()
+        self.pid = os.getpid()
+        self.name = name or f"{self.hostname}.{self.pid}.{os.urandom(3).hex()}"
+        if not WORKER_NAME_PATTERN.fullmatch(self.name):
+            raise ValueError(f"Invalid worker name {self.name!r}")
+        self.default_result_ttl = default_result_ttl
+        self.worker_ttl = float(worker_ttl)
+        self.maintenance_interval = maintenance_interval
+        self.wait_timeout = wait_timeout
+        self.max_backoff = max_backoff
+        self.successful_job_count = 0
+        self.failed_job_count = 0
+        self.total_working_time = 0.0
+        self.birth = time.time()
+        self._state = "starting"
+        self._current: tuple[str, str] = ("", "")  # (job id, queue) holding a lease
+        self._pending: scripts.Call | None = None  # the outcome not yet recorded
+        self._stop_requested = False
+        self._force_stop = False
+        self._interruptible = False  # a signal may raise into the job or the blocking wait
+        self._maintenance: Maintenance | None = None
+
+    def __repr__(self) -> str:
+        return f"Worker({self.name!r}, queues={[q.name for q in self.queues]})"
+
+    @property
+    def key(self) -> str:
+        return keys.worker(self.name)
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [q.name for q in self.queues]
+
+    @property
+    def state(self) -> str:
+        return self._state
+
+    def get_state(self) -> str:
+        return self._state
+
+    def current_job_ids(self) -> tuple[str, str]:
+        return self._current
+
+    def describe(self) -> list[Any]:
+        """Field/value pairs of this worker's record (refreshed with every heartbeat)."""
+        return [
+            "name", self.name, "hostname", self.hostname, "pid", self.pid,
+            "queues", ",".join(self.queue_names), "birth", f"{self.birth:.6f}",
+            "state", self._state, "current_job", self._current[0],
+        ]
+
+    # --- the loop --------------------------------------------------------------------
+
+    def work(self, burst: bool = False, max_jobs: int | None = None, **_: Any) -> bool:
+        """Process jobs until stopped (or, with ``burst``, until the queues are empty).
+
+        Returns whether any job was processed.
+        """
+        self._install_signal_handlers()
+        self._maintenance = Maintenance(self)
+        self._call_until_done(lambda: self._maintenance.tick(force=True))
+        self._maintenance.start()
+        self._state = "idle"
+        processed = 0
+        logger.info("worker %s: serving %s", self.name, ", ".join(self.queue_names))
+        try:
+            while not self._stop_requested:
+                wants_job = max_jobs is None or processed < max_jobs
+                calls = [self._pending] if self._pending else []
+                if wants_job:
+                    calls.append((scripts.get("dequeue"),
+                                  [self.name, self.worker_ttl, *self.queue_names]))
+                if not calls:
+                    break
+                replies = self._call_until_done(lambda c=calls: scripts.execute(self.connection, c))
+                if replies is None:
+                    break
+                if self._pending:
+                    self._pending, self._current = None, ("", "")
+                if not wants_job:
+                    break
+                reply = replies[-1]
+                if reply:
+                    self._run(reply)
+                    processed += 1
+                elif burst:
+                    if not self._call_until_done(lambda: self._maintenance.tick(force=True)):
+                        break
+                else:
+                    self._wait_for_work()
+        except StopRequested:
+            self._give_back_current_job()
+        finally:
+            self._flush_pending()
+            self._maintenance.stop()
+            self._register_death()
+            self._restore_signal_handlers()
+        logger.info("worker %s: stopped after %d job(s)", self.name, processed)
+        return processed > 0
+
+    def _run(self, reply: list) -> None:
+        queue_name, job_id, flat = decode(reply[0]), decode(reply[1]), reply[2]
+        self._current = (job_id, queue_name)
+        self._state = "busy"
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        try:
+            job = Job.from_fields(job_id, fields, self.connection, serializer=self.serializer)
+            job.origin = queue_name
+        except Exception as exc:  # a corrupt hash: fail this job, keep working
+            job = Job(job_id, connection=self.connection, serializer=self.serializer)
+            job.origin = queue_name
+            now = time.time()
+            outcome = Outcome(ok=False, started=now, ended=now, exception=exc, retryable=False,
+                              exc_info=f"Corrupt job {job_id} in Redis: "
+                                       f"{type(exc).__name__}: {exc}")
+        else:
+            self._interruptible = True
+            try:
+                outcome = perform(job)
+            finally:
+                self._interruptible = False
+            outcome = run_callbacks(job, outcome)
+        self._pending = record_call(job, outcome, self.name, self.default_result_ttl)
+        self.total_working_time += outcome.duration
+        if outcome.ok and self._pending[0] is scripts.get("finish"):
+            self.successful_job_count += 1
+            result = "finished"
+        else:
+            self.failed_job_count += 1
+            result = "failed: " + (outcome.exc_info or "").strip().splitlines()[-1][:200]
+        logger.info("job %s %s %s in %.1f ms", job_id, job.func_name, result,
+                    outcome.duration * 1000)
+        self._state = "idle"
+
+    def _wait_for_work(self) -> None:
+        """Block (no polling) until some queue gets a job, or the wait times out."""
+        timeout = self.wait_timeout
+        socket_timeout = self.connection.get_connection_kwargs().get("socket_timeout")
+        if socket_timeout:
+            timeout = max(0.1, min(timeout, socket_timeout - 0.5))
+        notify_keys = [keys.notify(name) for name in self.queue_names]
+        self._interruptible = True
+        try:
+            self._call_until_done(lambda: self.connection.blpop(notify_keys, timeout=timeout))
+        except ShutdownRequested:
+            pass
+        finally:
+            self._interruptible = False
+
+    # --- outages ---------------------------------------------------------------------
+
+    def _call_until_done(self, call: Any) -> Any:
+        """Run a Redis call, reconnecting with backoff on a lost connection; None if stopped."""
+        delay = 0.05
+        lost = False
+        while True:
+            try:
+                result = call()
+            except _LOST_CONNECTION as exc:
+                if self._force_stop or (self._stop_requested and self._pending is None):
+                    return None
+                if not lost:
+                    logger.warning("worker %s: Redis connection lost (%s); reconnecting",
+                                   self.name, exc)
+                lost = True
+                time.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, self.max_backoff)
+                continue
+            if lost:
+                logger.warning("worker %s: Redis connection back", self.name)
+                self._reclaim_orphans()
+            return result
+
+    def _reclaim_orphans(self) -> None:
+        """A dequeue whose reply was lost left a job started under our name: put it back."""
+        job_id = self._current[0]
+        try:
+            for name in self.queue_names:
+                scripts.get("recover")(self.connection, name, "owner", 0, self.name, job_id)
+        except _LOST_CONNECTION:
+            pass  # the lease lapses and any worker takes it back
+
+    def _flush_pending(self) -> None:
+        if self._pending is None:
+            return
+        deadline = time.monotonic() + self.worker_ttl
+        while time.monotonic() < deadline:
+            try:
+                scripts.execute(self.connection, [self._pending])
+                self._pending, self._current = None, ("", "")
+                return
+            except _LOST_CONNECTION:
+                time.sleep(0.2)
+        logger.error("worker %s: could not record job %s; its lease will lapse and another "
+                     "worker will run it again", self.name, self._current[0])
+
+    def _give_back_current_job(self) -> None:
+        job_id, queue = self._current
+        if job_id:
+            try:
+                scripts.get("recover")(self.connection, queue, "owner", 0, self.name, "")
+                logger.warning("worker %s: stopped job %s; it is back on %s",
+                               self.name, job_id, queue)
+            except _LOST_CONNECTION:
+                logger.error("worker %s: could not give back job %s; its lease will lapse",
+                             self.name, job_id)
+            self._current = ("", "")
+        self._pending = None
+
+    def _register_death(self) -> None:
+        try:
+            pipe = self.connection.pipeline(transaction=False)
+            pipe.delete(self.key)
+            pipe.zrem(keys.workers(), self.name)
+            pipe.execute()
+        except _LOST_CONNECTION:
+            pass  # the record expires by itself
+
+    # --- signals ---------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Warm shutdown: finish the current job, then leave (also from another thread)."""
+        self._stop_requested = True
+
+    def _install_signal_handlers(self) -> None:
+        self._previous_handlers = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+
+    def _restore_signal_handlers(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        if self._stop_requested:
+            self._force_stop = True
+            logger.warning("worker %s: second signal, stopping now", self.name)
+            if self._interruptible:
+                raise StopRequested() if self._state == "busy" else ShutdownRequested()
+            return
+        self._stop_requested = True
+        logger.warning("worker %s: warm shutdown requested (signal %d); "
+                       "finishing the current job", self.name, signum)
+        if self._interruptible and self._state != "busy":
+            raise ShutdownRequested()
+
+    # --- other workers ---------------------------------------------------------------
+
+    @classmethod
+    def all(cls, connection: Redis | None = None, queue: Queue | None = None) -> list[WorkerInfo]:
+        """Live workers (a worker whose record expired has dropped off)."""
+        connection = resolve_connection(connection)
+        names = [decode(n) for n in connection.zrange(keys.workers(), 0, -1)]
+        pipe = connection.pipeline(transaction=False)
+        for name in names:
+            pipe.hgetall(keys.worker(name))
+        infos = [WorkerInfo.from_fields(f) for f in pipe.execute() if f]
+        if queue is not None:
+            infos = [i for i in infos if queue.name in i.queue_names]
+        return infos
+
+    @classmethod
+    def count(cls, connection: Redis | None = None, queue: Queue | None = None) -> int:
+        return len(cls.all(connection=connection, queue=queue))
+
+
+@dataclass
+class WorkerInfo:
+    """What a worker publishes about itself, as read by others (admin, stats)."""
+
+    name: str
+    hostname: str
+    pid: int
+    queue_names: list[str]
+    state: str
+    current_job_id: str | None
+    birth: datetime | None
+    last_heartbeat: datetime | None
+    successful_job_count: int
+    failed_job_count: int
+    total_working_time: float
+
+    @classmethod
+    def from_fields(cls, fields: dict[bytes, bytes]) -> WorkerInfo:
+        get = lambda name: decode(fields.get(name.encode())) or ""  # noqa: E731
+        return cls(
+            name=get("name"), hostname=get("hostname"), pid=int(get("pid") or 0),
+            queue_names=[q for q in get("queues").split(",") if q], state=get("state"),
+            current_job_id=get("current_job") or None, birth=from_timestamp(get("birth")),
+            last_heartbeat=from_timestamp(get("last_heartbeat")),
+            successful_job_count=int(get("successful_job_count") or 0),
+            failed_job_count=int(get("failed_job_count") or 0),
+            total_working_time=float(get("total_working_time") or 0),
+        )
+
+
+SimpleWorker = Worker
