@@ -1,5 +1,6 @@
 """The Redis job engine. It imports nothing from Django: the Django layer sits on top."""
 
+from .calls import Callback, Retry
 from .connections import (
     Connection,
     get_current_connection,
@@ -19,7 +20,7 @@ from .exceptions import (
 )
 from .execution import get_current_job
 from .failed_queue import FailedQueue, get_failed_queue
-from .job import Callback, Job, JobStatus, Retry
+from .job import Job, JobStatus
 from .queue import Queue
 from .registry import (
     CanceledJobRegistry,

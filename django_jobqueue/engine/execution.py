@@ -50,7 +50,7 @@ class Outcome:
         return self.ended - self.started
 
 
-def perform(job: Job) -> Outcome:
+def perform(job: Job, keep_alarm_handler: bool = False) -> Outcome:
     """Run the job's function; every exception the job raises becomes a failed Outcome.
 
     Only StopRequested (a forced stop from the worker) propagates.
@@ -72,7 +72,7 @@ def perform(job: Job) -> Outcome:
         if inspect.iscoroutinefunction(func):
             value = _run_coroutine(func(*args, **kwargs), timeout, job.id)
         else:
-            with death_penalty(timeout, job.id):
+            with death_penalty(timeout, job.id, keep_alarm_handler):
                 value = func(*args, **kwargs)
             if inspect.isawaitable(value):
                 value = _run_coroutine(value, timeout, job.id)

@@ -65,7 +65,7 @@ class FailedQueue:
         reply = decode(scripts.get("fail")(
             self.connection, job.id, job.origin, "", exc_text, entry, RESULTS_KEPT, "",
             "failed", 0,
-        ))
+        )[0])
         if reply == "missing":
             raise NoSuchJobError(f"No such job: {job.id} (save() it before quarantine)")
         job.set_status(reply)

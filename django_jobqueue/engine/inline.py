@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from . import scripts
 from .exceptions import NoSuchJobError
 from .execution import perform, record_call, run_callbacks
 from .job import Job, JobStatus
@@ -15,9 +14,9 @@ def run_inline(job: Job, worker_name: str) -> Job:
     """
     outcome = run_callbacks(job, perform(job))
     script, args = record_call(job, outcome, worker_name)
-    reply = scripts.execute(job.connection, [(script, args)])[0]
+    outcome_reply = script(job.connection, *args)[0]
     try:
         job.refresh()
     except NoSuchJobError:  # result_ttl=0: a finished job is deleted at once
-        job.set_status(JobStatus.FINISHED if reply == 1 else JobStatus.FAILED)
+        job.set_status(JobStatus.FINISHED if outcome_reply == 1 else JobStatus.FAILED)
     return job

@@ -2,28 +2,37 @@
 
 from __future__ import annotations
 
-import inspect
 import os
-import re
 from collections.abc import Iterable, Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 from . import keys, scripts
+from .calls import (
+    Retry,
+    callback_name,
+    dependency_ids,
+    explain_unserializable,
+    split_callable,
+    validate_job_id,
+    validate_on_worker_lost,
+    validate_priority,
+)
 from .connections import resolve_connection
 from .exceptions import (
     DeserializationError,
-    InvalidJobId,
-    InvalidJobOperation,
     NoSuchJobError,
     SerializationError,
 )
+from .moves import cancel_job, requeue_jobs
 from .results import RESULTS_KEPT, Result
 from .serializers import (
+    UnknownSerializer,
     dumps_signed,
     loads_signed,
     resolve_serializer,
     serializer_path,
+    stored_serializer,
 )
 from .utils import decode, from_timestamp, import_attribute, parse_duration
 
@@ -35,8 +44,6 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 180
 DEFAULT_RESULT_TTL = 500
 DEFAULT_FAILURE_TTL = 365 * 24 * 3600
-JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
-ON_WORKER_LOST = ("requeue", "fail")
 
 
 class JobStatus(str, Enum):
@@ -51,63 +58,6 @@ class JobStatus(str, Enum):
 
     def __str__(self) -> str:
         return self.value
-
-
-class Retry:
-    """``Retry(max=3, interval=[10, 30, 60])``: retry a failed job up to ``max`` times."""
-
-    def __init__(self, max: int, interval: int | Sequence[int] = 0) -> None:
-        if not isinstance(max, int) or isinstance(max, bool) or max < 1:
-            raise ValueError(f"Retry max must be a positive int, not {max!r}")
-        intervals = [interval] if isinstance(interval, int) else list(interval)
-        if not intervals or any(not isinstance(i, int) or i < 0 for i in intervals):
-            raise ValueError(f"Retry intervals must be ints >= 0, not {interval!r}")
-        self.max = max
-        self.intervals = intervals
-
-
-class Callback:
-    """A success/failure callback given by function or dotted path, stored by name."""
-
-    def __init__(self, func: Any, timeout: Any = None) -> None:
-        self.func_name = func if isinstance(func, str) else callable_name(func, "callback")
-        self.timeout = parse_duration(timeout, "callback timeout")
-
-
-def validate_job_id(job_id: Any) -> str:
-    if not isinstance(job_id, str) or not JOB_ID_PATTERN.fullmatch(job_id):
-        raise InvalidJobId(f"Invalid job id {job_id!r}: use 1 to 128 of [A-Za-z0-9_-]")
-    return job_id
-
-
-def callable_name(func: Any, what: str = "function") -> str:
-    """The importable dotted name of a module-level function, builtin or class."""
-    module = getattr(func, "__module__", None) or "builtins"
-    qualname = getattr(func, "__qualname__", None) or getattr(func, "__name__", None)
-    if not qualname:
-        raise TypeError(f"{what} {func!r} has no importable name")
-    if "<lambda>" in qualname or "<locals>" in qualname:
-        raise TypeError(
-            f"{what} {qualname!r} cannot be imported by a worker: use a module-level function"
-        )
-    return f"{module}.{qualname}"
-
-
-def _split_callable(func: Any) -> tuple[str, Any]:
-    """(func_name, instance) for anything a job may call."""
-    if isinstance(func, str):
-        if "." not in func:
-            raise TypeError(f"{func!r} is not a dotted path to a function")
-        return func, None
-    owner = getattr(func, "__self__", None)
-    bound = owner is not None and not inspect.ismodule(owner) and not inspect.isclass(owner)
-    if (inspect.ismethod(func) or inspect.isbuiltin(func)) and bound:
-        return func.__name__, owner  # bound method: the instance travels with the job
-    if inspect.isroutine(func) or inspect.isclass(func):
-        return callable_name(func), None
-    if callable(func):
-        return "__call__", func  # a callable instance
-    raise TypeError(f"Expected a function or a dotted path, got {func!r}")
 
 
 class Job:
@@ -149,9 +99,6 @@ class Job:
         self.lost_count: int = 0
         self.last_lost_at: datetime | None = None
         self.last_lost_worker: str | None = None
-        self._fields: dict[bytes, bytes] = {}
-
-    # --- creation --------------------------------------------------------------------
 
     @classmethod
     def create(
@@ -189,11 +136,11 @@ class Job:
             raise TypeError(f"kwargs must be a dict, not {type(kwargs).__name__}")
         job = cls(id=validate_job_id(id) if id is not None else None, connection=connection,
                   serializer=serializer)
-        job._func_name, job._instance = _split_callable(func)
+        job._func_name, job._instance = split_callable(func)
         job._args, job._kwargs = tuple(args), dict(kwargs)
         job._callbacks = (
-            _callback_name(on_success, "on_success"),
-            _callback_name(on_failure, "on_failure"),
+            callback_name(on_success, "on_success"),
+            callback_name(on_failure, "on_failure"),
         )
         job.description = description
         job.origin = origin
@@ -204,11 +151,7 @@ class Job:
         job.ttl = parse_duration(ttl, "ttl")
         if job.ttl is not None and job.ttl <= 0:
             raise ValueError(f"ttl must be a positive number of seconds, not {ttl!r}")
-        if not isinstance(priority, int) or isinstance(priority, bool) or not (
-            -100 <= priority <= 100
-        ):
-            raise ValueError(f"priority must be an int from -100 to 100, not {priority!r}")
-        job.priority = priority
+        job.priority = validate_priority(priority)
         if meta is not None and not isinstance(meta, dict):
             raise TypeError(f"meta must be a dict, not {type(meta).__name__}")
         job._meta = dict(meta or {})
@@ -217,15 +160,9 @@ class Job:
                 raise TypeError(f"retry must be a Retry(...), not {retry!r}")
             job.retries_left = job.retry_max = retry.max
             job.retry_intervals = retry.intervals
-        if on_worker_lost not in ON_WORKER_LOST:
-            raise ValueError(
-                f"on_worker_lost must be one of {ON_WORKER_LOST}, not {on_worker_lost!r}"
-            )
-        job.on_worker_lost = on_worker_lost
-        job.dependency_ids = _dependency_ids(depends_on)
+        job.on_worker_lost = validate_on_worker_lost(on_worker_lost)
+        job.dependency_ids = dependency_ids(depends_on)
         return job
-
-    # --- identity --------------------------------------------------------------------
 
     @property
     def id(self) -> str:
@@ -248,8 +185,6 @@ class Job:
 
     def __hash__(self) -> int:
         return hash(self.id)
-
-    # --- the call --------------------------------------------------------------------
 
     def _load_data(self) -> None:
         if self._data_loaded:
@@ -309,8 +244,6 @@ class Job:
             args = "<unreadable>"
         return f"{self._func_name}({args})"
 
-    # --- meta ------------------------------------------------------------------------
-
     @property
     def meta(self) -> dict:
         if self._meta is None:
@@ -331,8 +264,6 @@ class Job:
             blob = self.connection.hget(self.key, "meta")
             self._meta, self._meta_blob = None, blob
         return self.meta
-
-    # --- status ----------------------------------------------------------------------
 
     @property
     def status(self) -> JobStatus | None:
@@ -356,8 +287,6 @@ class Job:
     is_canceled = property(lambda self: self.get_status() == JobStatus.CANCELED)
     is_stopped = property(lambda self: self.get_status() == JobStatus.STOPPED)
 
-    # --- results ---------------------------------------------------------------------
-
     def results(self) -> list[Result]:
         """Every kept execution outcome, newest first."""
         blobs = self.connection.lrange(keys.results(self.id), 0, RESULTS_KEPT - 1)
@@ -378,8 +307,6 @@ class Job:
         """The return value of the latest successful execution, or None."""
         return self.return_value()
 
-    # --- storage ---------------------------------------------------------------------
-
     def _dump(self, what: str, obj: Any) -> bytes:
         try:
             return dumps_signed(self.serializer, obj)
@@ -394,22 +321,8 @@ class Job:
         try:
             self._data_blob = dumps_signed(self.serializer, call)
         except Exception as exc:
-            raise SerializationError(self._explain_unserializable(exc)) from exc
+            raise SerializationError(explain_unserializable(self, exc)) from exc
         return self._data_blob
-
-    def _explain_unserializable(self, exc: Exception) -> str:
-        suspects: list[tuple[str, Any]] = [(f"argument {i}", a) for i, a in enumerate(self._args)]
-        suspects += [(f"keyword argument {k!r}", v) for k, v in self._kwargs.items()]
-        suspects.append(("the instance of the bound method", self._instance))
-        for label, value in suspects:
-            try:
-                self.serializer.dumps(value)
-            except Exception as inner:
-                return (
-                    f"Cannot enqueue {self._func_name}: {label} ({type(value).__name__}) "
-                    f"cannot be serialized with {serializer_path(self.serializer)}: {inner}"
-                )
-        return f"Cannot enqueue {self._func_name}: its call cannot be serialized: {exc}"
 
     def stored_fields(self) -> list[Any]:
         """Field/value pairs written at enqueue (status, origin and times come from Redis)."""
@@ -473,13 +386,12 @@ class Job:
     def _restore(self, fields: dict[bytes, bytes]) -> None:
         """Fill the job from its stored hash; the call and meta are read lazily."""
         get = fields.get
-        self._fields = fields
-        stored_serializer = decode(get(b"serializer"))
-        if stored_serializer:
+        stored_serializer_name = decode(get(b"serializer"))
+        if stored_serializer_name:
             try:
-                self.serializer = resolve_serializer(stored_serializer)
+                self.serializer = stored_serializer(stored_serializer_name)
             except ValueError:
-                self.serializer = _UnknownSerializer(stored_serializer)
+                self.serializer = UnknownSerializer(stored_serializer_name)
         self._data_blob = get(b"data")
         self._data_loaded = False
         self._func_name = decode(get(b"func_name"))
@@ -488,26 +400,26 @@ class Job:
         self.origin = decode(get(b"origin")) or ""
         status = get(b"status")
         self._status = JobStatus(status.decode()) if status else None
-        self.timeout = _int(get(b"timeout"))
-        self.result_ttl = _int(get(b"result_ttl"))
-        self.failure_ttl = _int(get(b"failure_ttl"))
-        self.ttl = _int(get(b"ttl"))
-        self.priority = _int(get(b"priority")) or 0
+        self.timeout = _int(fields, b"timeout")
+        self.result_ttl = _int(fields, b"result_ttl")
+        self.failure_ttl = _int(fields, b"failure_ttl")
+        self.ttl = _int(fields, b"ttl")
+        self.priority = _int(fields, b"priority") or 0
         self.created_at = from_timestamp(get(b"created_at"))
         self.enqueued_at = from_timestamp(get(b"enqueued_at"))
         self.started_at = from_timestamp(get(b"started_at"))
         self.ended_at = from_timestamp(get(b"ended_at"))
         self.exc_info = decode(get(b"exc_info"))
         self.worker_name = decode(get(b"worker_name"))
-        self.attempts = _int(get(b"attempts")) or 0
-        self.retries_left = _int(get(b"retries_left"))
-        self.retry_max = _int(get(b"retry_max")) or 0
+        self.attempts = _int(fields, b"attempts") or 0
+        self.retries_left = _int(fields, b"retries_left")
+        self.retry_max = _int(fields, b"retry_max") or 0
         intervals = decode(get(b"retry_intervals"))
         self.retry_intervals = [int(i) for i in intervals.split(",")] if intervals else []
         deps = decode(get(b"dependency_ids"))
         self.dependency_ids = deps.split(",") if deps else []
         self.on_worker_lost = decode(get(b"on_worker_lost")) or "requeue"
-        self.lost_count = _int(get(b"lost_count")) or 0
+        self.lost_count = _int(fields, b"lost_count") or 0
         self.last_lost_at = from_timestamp(get(b"last_lost_at"))
         self.last_lost_worker = decode(get(b"last_lost_worker"))
 
@@ -542,21 +454,13 @@ class Job:
     def exists(cls, job_id: str, connection: Redis | None = None) -> bool:
         return bool(resolve_connection(connection).exists(keys.job(job_id)))
 
-    # --- moves -----------------------------------------------------------------------
-
     def delete(self, pipeline: Any = None, remove_from_queue: bool = True, **_: Any) -> None:
         """Delete the job and every trace of it: queue or registry entry, results."""
         scripts.get("delete")(self.connection, self.id)
 
     def cancel(self) -> None:
         """Queued, scheduled or deferred -> canceled registry."""
-        reply = decode(scripts.get("cancel")(self.connection, self.id))
-        if reply == "missing":
-            raise NoSuchJobError(f"No such job: {self.id}")
-        if reply != "ok":
-            raise InvalidJobOperation(
-                f"Job {self.id} cannot be canceled: it is {reply.split(':', 1)[1]}"
-            )
+        cancel_job(self.connection, self.id)
         self._status = JobStatus.CANCELED
 
     def requeue(self, at_front: bool = False,
@@ -568,59 +472,15 @@ class Job:
         return self
 
 
-def requeue_jobs(connection: Redis, job_ids: Sequence[str], at_front: bool = False,
-                 allowed: Sequence[str] = ("failed", "stopped")) -> int:
-    """Requeue jobs by id in one round trip; raises on the first that cannot be requeued."""
-    reply = scripts.get("requeue")(
-        connection, ",".join(allowed), "1" if at_front else "", "ids", *job_ids
-    )
-    for job_id, outcome in zip(job_ids, reply[1:], strict=True):
-        outcome = decode(outcome)
-        if outcome == "missing":
-            raise NoSuchJobError(f"No such job: {job_id}")
-        if outcome != "ok":
-            raise InvalidJobOperation(
-                f"Job {job_id} cannot be requeued: it is {outcome.split(':', 1)[1]}, "
-                f"not {' or '.join(allowed)}"
-            )
-    return int(reply[0])
-
-
-class _UnknownSerializer:
-    """Stands in for a serializer this process does not know: reading raises, clearly."""
-
-    def __init__(self, path: str) -> None:
-        self.path = path
-
-    def dumps(self, obj: Any) -> bytes:
-        raise SerializationError(f"Unknown serializer {self.path!r}")
-
-    def loads(self, data: bytes) -> Any:
-        raise DeserializationError(
-            f"The job was stored with serializer {self.path!r}, which this process cannot load"
-        )
-
-
-def _int(value: bytes | None) -> int | None:
-    return int(value) if value not in (None, b"") else None
-
-
-def _callback_name(callback: Any, what: str) -> str | None:
-    if callback is None:
+def _int(fields: dict[bytes, bytes], name: bytes) -> int | None:
+    value = fields.get(name)
+    if value in (None, b""):
         return None
-    if isinstance(callback, Callback):
-        return callback.func_name
-    if isinstance(callback, str):
-        return callback
-    return callable_name(callback, what)
+    try:
+        return int(value)
+    except ValueError:
+        raise DeserializationError(
+            f"Corrupt job field {name.decode()!r}: {value[:40]!r} is not an integer"
+        ) from None
 
 
-def _dependency_ids(depends_on: Any) -> list[str]:
-    if depends_on is None:
-        return []
-    items = depends_on if isinstance(depends_on, list | tuple) else [depends_on]
-    ids = []
-    for item in items:
-        job_id = item.id if isinstance(item, Job) else item
-        ids.append(validate_job_id(job_id))
-    return ids

@@ -89,22 +89,22 @@ def registry(kind: str, queue_name: str) -> str:
     return _prefix + _HEAD[kind] + queue_name
 
 
-def lua_prelude() -> str:
-    """Lua functions ``k_<kind>(name)`` building each key from ``ARGV[1]`` (the prefix)."""
-    lines = ["local PREFIX = ARGV[1]"]
+def lua_definitions() -> list[tuple[str, str]]:
+    """(name, Lua source) of each key builder ``k_<kind>(name)``, prefix taken from ARGV[1].
+
+    The script loader includes only those a script uses.
+    """
+    defs = [("PREFIX", "local PREFIX = ARGV[1]")]
     for kind, template in LAYOUT.items():
-        head, _, tail = template.partition("{}")
+        head = template.partition("{}")[0]
         if "{}" in template:
-            lines.append(
-                f"local function k_{kind}(name) return PREFIX .. '{head}' .. name .. '{tail}' end"
-            )
+            defs.append((f"k_{kind}",
+                         f"local function k_{kind}(name) return PREFIX .. '{head}' .. name end"))
         else:
-            lines.append(f"local function k_{kind}() return PREFIX .. '{head}' end")
-    lines.append(
-        "local REGISTRY_KINDS = {" + ", ".join(f"'{k}'" for k in REGISTRY_KINDS) + "}"
-    )
-    lines.append(
-        "local REGISTRY = {" + ", ".join(f"{k} = k_{k}" for k in REGISTRY_KINDS) + "}"
-    )
-    lines.append("local function k_registry(kind, name) return REGISTRY[kind](name) end")
-    return "\n".join(lines) + "\n"
+            defs.append((f"k_{kind}", f"local function k_{kind}() return PREFIX .. '{head}' end"))
+    kinds = ", ".join(f"'{k}'" for k in REGISTRY_KINDS)
+    defs.append(("REGISTRY_KINDS", f"local REGISTRY_KINDS = {{{kinds}}}"))
+    table = ", ".join(f"{k} = k_{k}" for k in REGISTRY_KINDS)
+    defs.append(("k_registry", f"local REGISTRY = {{{table}}}\nlocal function k_registry(kind, "
+                               "name) return REGISTRY[kind](name) end"))
+    return defs

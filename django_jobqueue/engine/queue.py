@@ -127,8 +127,14 @@ class Queue:
         if "args" in kwargs or "kwargs" in kwargs:
             if args:
                 raise TypeError("Pass either positional arguments or args=/kwargs=, not both")
-            args = kwargs.pop("args", None) or ()
-            kwargs = kwargs.pop("kwargs", None) or {}
+            explicit_args = kwargs.pop("args", None)
+            explicit_kwargs = kwargs.pop("kwargs", None)  # None becomes {}; wrong types refused
+            if kwargs:
+                raise TypeError(
+                    f"With args=/kwargs=, pass the function's keyword arguments inside kwargs=, "
+                    f"not as {', '.join(sorted(kwargs))}"
+                )
+            args, kwargs = explicit_args, explicit_kwargs
         if "timeout" in options:
             options.setdefault("job_timeout", options.pop("timeout"))
         return self.enqueue_call(f, args=args, kwargs=kwargs, _due=due, **options)
@@ -238,10 +244,12 @@ class Queue:
             chunk = jobs[start:start + _BATCH]
             args: list[Any] = [self.name, len(chunk), inline, _INLINE_LEASE]
             for job, at_front in chunk:
-                fields = job.stored_fields()  # serializes: raises before anything is written
-                args += [job.id, "1" if at_front else "", job.ttl or 0,
-                         "" if due is None else f"{due:.6f}", ",".join(job.dependency_ids),
-                         len(fields) // 2, *fields]
+                # serializing raises (naming the argument) before anything is written
+                args.append(scripts.pack_fields([
+                    job.id, "1" if at_front else "", job.ttl or 0,
+                    "" if due is None else f"{due:.6f}", ",".join(job.dependency_ids),
+                    job.priority, *job.stored_fields(),
+                ]))
             calls.append((scripts.get("enqueue"), args))
         if pipeline is not None:
             for script, args in calls:

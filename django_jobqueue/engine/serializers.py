@@ -6,14 +6,13 @@ is signed; a payload whose signature does not match is never passed to a seriali
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import json
 import os
 import pickle
 from typing import Any, Protocol, runtime_checkable
 
-from .exceptions import DeserializationError, InvalidSignature
+from .exceptions import DeserializationError, InvalidSignature, SerializationError
 from .utils import import_attribute
 
 
@@ -62,10 +61,14 @@ _ALIASES: dict[str, Any] = {
 }
 
 DEFAULT_SERIALIZER = PickleSerializer
+_known: dict[str, Any] = {"pickle": PickleSerializer, "json": JSONSerializer}
 
 
 def resolve_serializer(spec: Any = None) -> Any:
-    """A serializer from None (pickle), an alias, a dotted path, a class or an instance."""
+    """A serializer from None (pickle), an alias, a dotted path, a class or an instance.
+
+    Resolving one also makes it known to :func:`stored_serializer` in this process.
+    """
     if spec is None:
         return DEFAULT_SERIALIZER
     if isinstance(spec, str):
@@ -77,7 +80,20 @@ def resolve_serializer(spec: Any = None) -> Any:
             raise ValueError(f"Unknown serializer {spec!r}: {exc}") from exc
     if not (callable(getattr(spec, "dumps", None)) and callable(getattr(spec, "loads", None))):
         raise ValueError(f"Serializer {spec!r} must have dumps() and loads()")
+    _known.setdefault(serializer_path(spec), spec)
     return spec
+
+
+def stored_serializer(path: str) -> Any:
+    """The serializer a stored job names, if this process was configured with it.
+
+    The name in Redis is not signed, so it is never imported from there: a worker reads jobs
+    of a custom serializer only when its queues (or the worker) were given that serializer.
+    """
+    try:
+        return _known[path]
+    except KeyError:
+        raise ValueError(f"Serializer {path!r} is not configured in this process") from None
 
 
 def serializer_path(serializer: Any) -> str:
@@ -110,7 +126,7 @@ def using_default_key() -> bool:
 
 
 def _digest(context: bytes, data: bytes) -> bytes:
-    return hmac.new(_signing_key, context + b"\0" + data, hashlib.sha256).digest()
+    return hmac.digest(_signing_key, context + b"\0" + data, "sha256")
 
 
 def sign(data: bytes, context: bytes = b"") -> bytes:
@@ -130,12 +146,25 @@ def unsign(blob: bytes, context: bytes = b"") -> bytes:
     return data
 
 
+_contexts: dict[int, bytes] = {}
+
+
+def _context(serializer: Any) -> bytes:
+    """The serializer's name, bound into every signature (cached: this is a hot path)."""
+    context = _contexts.get(id(serializer))
+    if context is None:
+        context = _contexts[id(serializer)] = serializer_path(serializer).encode()
+    return context
+
+
 def dumps_signed(serializer: Any, obj: Any) -> bytes:
-    return sign(serializer.dumps(obj), serializer_path(serializer).encode())
+    return sign(serializer.dumps(obj), _context(serializer))
 
 
 def loads_signed(serializer: Any, blob: bytes) -> Any:
-    data = unsign(blob, serializer_path(serializer).encode())
+    if getattr(serializer, "unknown", False):
+        return serializer.loads(blob)  # says which serializer is missing
+    data = unsign(blob, _context(serializer))
     try:
         return serializer.loads(data)
     except Exception as exc:
@@ -143,3 +172,20 @@ def loads_signed(serializer: Any, blob: bytes) -> Any:
             f"Stored payload cannot be deserialized with {serializer_path(serializer)}: "
             f"{type(exc).__name__}: {exc}"
         ) from exc
+
+
+class UnknownSerializer:
+    """Stands in for a serializer this process does not know: reading raises, clearly."""
+
+    unknown = True
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def dumps(self, obj: Any) -> bytes:
+        raise SerializationError(f"Unknown serializer {self.path!r}")
+
+    def loads(self, data: bytes) -> Any:
+        raise DeserializationError(
+            f"The job was stored with serializer {self.path!r}, which this process cannot load"
+        )

@@ -10,29 +10,38 @@ from contextlib import contextmanager
 
 from .exceptions import JobTimeoutException
 
+_alarm_message = ""
+
+
+def _on_alarm(signum, frame) -> None:  # noqa: ANN001 (signal handler)
+    raise JobTimeoutException(_alarm_message)
+
 
 @contextmanager
-def death_penalty(seconds: float | None, job_id: str = "") -> Iterator[None]:
+def death_penalty(seconds: float | None, job_id: str = "",
+                  keep_handler: bool = False) -> Iterator[None]:
     """Raise JobTimeoutException in the running code after ``seconds`` (None or <= 0: never).
 
     In the main thread a SIGALRM timer interrupts even a blocking sleep; elsewhere the
-    exception is delivered to the thread between two bytecodes.
+    exception is delivered to the thread between two bytecodes. A worker keeps its SIGALRM
+    handler installed between jobs (``keep_handler``); inline jobs restore the previous one.
     """
     if not seconds or seconds <= 0:
         yield
         return
-    message = f"Job {job_id} exceeded its timeout of {seconds:g} s"
+    global _alarm_message
     if threading.current_thread() is threading.main_thread():
-        def handler(signum, frame) -> None:  # noqa: ANN001
-            raise JobTimeoutException(message)
-
-        previous = signal.signal(signal.SIGALRM, handler)
+        _alarm_message = f"Job {job_id} exceeded its timeout of {seconds:g} s"
+        previous = signal.getsignal(signal.SIGALRM)
+        if previous is not _on_alarm:
+            signal.signal(signal.SIGALRM, _on_alarm)
         signal.setitimer(signal.ITIMER_REAL, seconds)
         try:
             yield
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            if not keep_handler and previous is not _on_alarm:
+                signal.signal(signal.SIGALRM, previous)
         return
     target = threading.get_ident()
     done = threading.Event()

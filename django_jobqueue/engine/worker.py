@@ -24,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import keys, scripts
+from .channel import Channel
 from .connections import resolve_connection
 from .exceptions import ShutdownRequested, StopRequested
 from .execution import Outcome, perform, record_call, run_callbacks
@@ -91,6 +92,7 @@ class Worker:
         self._force_stop = False
         self._interruptible = False  # a signal may raise into the job or the blocking wait
         self._maintenance: Maintenance | None = None
+        self._channel = Channel(self.connection)
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.name for q in self.queues]})"
@@ -119,6 +121,9 @@ class Worker:
             "name", self.name, "hostname", self.hostname, "pid", self.pid,
             "queues", ",".join(self.queue_names), "birth", f"{self.birth:.6f}",
             "state", self._state, "current_job", self._current[0],
+            "successful_job_count", self.successful_job_count,
+            "failed_job_count", self.failed_job_count,
+            "total_working_time", f"{self.total_working_time:.6f}",
         ]
 
     # --- the loop --------------------------------------------------------------------
@@ -138,20 +143,22 @@ class Worker:
         try:
             while not self._stop_requested:
                 wants_job = max_jobs is None or processed < max_jobs
-                calls = [self._pending] if self._pending else []
-                if wants_job:
-                    calls.append((scripts.get("dequeue"),
-                                  [self.name, self.worker_ttl, *self.queue_names]))
-                if not calls:
-                    break
-                replies = self._call_until_done(lambda c=calls: scripts.execute(self.connection, c))
-                if replies is None:
-                    break
+                take = [self.worker_ttl, *self.queue_names] if wants_job else []
                 if self._pending:
+                    script, args = self._pending
+                    reply = self._call_until_done(lambda s=script, a=[*args, *take]:
+                                                  self._channel.call(s, a))
+                    if reply is None:
+                        break
                     self._pending, self._current = None, ("", "")
+                    reply = reply[1]
+                elif wants_job:
+                    reply = self._call_until_done(lambda t=take: self._channel.call(
+                        scripts.get("dequeue"), [self.name, *t]))
+                else:
+                    break
                 if not wants_job:
                     break
-                reply = replies[-1]
                 if reply:
                     self._run(reply)
                     processed += 1
@@ -164,6 +171,7 @@ class Worker:
             self._give_back_current_job()
         finally:
             self._flush_pending()
+            self._channel.close()
             self._maintenance.stop()
             self._register_death()
             self._restore_signal_handlers()
@@ -174,8 +182,8 @@ class Worker:
         queue_name, job_id, flat = decode(reply[0]), decode(reply[1]), reply[2]
         self._current = (job_id, queue_name)
         self._state = "busy"
-        fields = dict(zip(flat[::2], flat[1::2], strict=True))
         try:
+            fields = scripts.unpack_fields(flat)
             job = Job.from_fields(job_id, fields, self.connection, serializer=self.serializer)
             job.origin = queue_name
         except Exception as exc:  # a corrupt hash: fail this job, keep working
@@ -188,18 +196,20 @@ class Worker:
         else:
             self._interruptible = True
             try:
-                outcome = perform(job)
+                outcome = perform(job, keep_alarm_handler=True)
             finally:
                 self._interruptible = False
             outcome = run_callbacks(job, outcome)
         self._pending = record_call(job, outcome, self.name, self.default_result_ttl)
         self.total_working_time += outcome.duration
-        if outcome.ok and self._pending[0] is scripts.get("finish"):
+        script, args = self._pending
+        if script is scripts.get("finish"):
             self.successful_job_count += 1
             result = "finished"
-        else:
+        else:  # args[3] is the recorded error (the return value may not have serialized)
             self.failed_job_count += 1
-            result = "failed: " + (outcome.exc_info or "").strip().splitlines()[-1][:200]
+            lines = str(args[3]).strip().splitlines() or ["(no error text)"]
+            result = "failed: " + lines[-1][:200]
         logger.info("job %s %s %s in %.1f ms", job_id, job.func_name, result,
                     outcome.duration * 1000)
         self._state = "idle"
@@ -258,7 +268,8 @@ class Worker:
         deadline = time.monotonic() + self.worker_ttl
         while time.monotonic() < deadline:
             try:
-                scripts.execute(self.connection, [self._pending])
+                script, args = self._pending
+                script(self.connection, *args)
                 self._pending, self._current = None, ("", "")
                 return
             except _LOST_CONNECTION:

@@ -1,5 +1,5 @@
--- Helpers shared by every script; the loader puts the key prelude and this file first.
--- ARGV[1] is always the key prefix.
+-- Definitions shared by the scripts, one per blank-line-separated block: the loader puts
+-- before each script only the blocks it uses (see scripts.py). ARGV[1] is always the prefix.
 
 local function server_time()
   local t = redis.call('TIME')
@@ -14,8 +14,7 @@ end
 -- (a global sequence), and at_front jobs (negative scores) before everything.
 local PRIORITY_SPAN = 1000000000000
 
-local function queue_score(priority, at_front)
-  local seq = redis.call('INCR', k_seq())
+local function score_for(priority, at_front, seq)
   if at_front then
     return -seq
   end
@@ -32,7 +31,8 @@ end
 
 local function push_to_queue(queue, id, jkey, at_front, now)
   local priority = tonumber(redis.call('HGET', jkey, 'priority') or '0')
-  redis.call('ZADD', k_queue(queue), queue_score(priority, at_front), id)
+  local seq = redis.call('INCR', k_seq())
+  redis.call('ZADD', k_queue(queue), score_for(priority, at_front, seq), id)
   redis.call('HSET', jkey, 'status', 'queued', 'enqueued_at', fmt(now))
   redis.call('SADD', k_queues(), queue)
   notify(queue)
@@ -70,8 +70,9 @@ end
 local function record_result(id, entry, keep)
   if entry ~= '' then
     local rkey = k_results(id)
-    redis.call('LPUSH', rkey, entry)
-    redis.call('LTRIM', rkey, 0, keep - 1)
+    if redis.call('LPUSH', rkey, entry) > keep then
+      redis.call('LTRIM', rkey, 0, keep - 1)
+    end
   end
 end
 
@@ -102,28 +103,83 @@ local function release_dependents(id, now)
   redis.call('DEL', dkey)
 end
 
--- Is this job running under `worker`? A job whose lease lapsed and that recovery put back
--- on its queue still counts (the worker that ran it may record its outcome): it leaves the
--- queue here so that it does not run twice.
-local function owned_by(jkey, id, queue, worker)
-  local fields = redis.call('HMGET', jkey, 'status', 'worker_name')
-  if fields[2] ~= worker then
-    return false
+-- Is this job running under `worker`? Returns owned, has_dependents. A job whose lease lapsed
+-- and that recovery put back on its queue still counts (its worker may record its outcome):
+-- it leaves the queue here so that it does not run twice.
+local function claim(jkey, id, queue, worker)
+  local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'has_dependents')
+  if f[2] ~= worker then
+    return false, false
   end
-  if fields[1] == 'started' then
-    return true
+  if f[1] == 'started' then
+    return true, f[3] == '1'
   end
-  if fields[1] == 'queued' then
-    return redis.call('ZREM', k_queue(queue), id) == 1
+  if f[1] == 'queued' and redis.call('ZREM', k_queue(queue), id) == 1 then
+    return true, f[3] == '1'
   end
-  return false
+  return false, false
 end
 
-local function worker_done(worker, counter, working_time)
-  local wkey = k_worker(worker)
-  if worker ~= '' and redis.call('EXISTS', wkey) == 1 then
-    redis.call('HSET', wkey, 'state', 'idle', 'current_job', '')
-    redis.call('HINCRBY', wkey, counter, 1)
-    redis.call('HINCRBYFLOAT', wkey, 'total_working_time', working_time)
+-- Netstrings (`<length>:<bytes>` each) -> list: a job's fields travel as one argument.
+local function unpack_fields(s)
+  local out, pos, n = {}, 1, #s
+  while pos <= n do
+    local colon = string.find(s, ':', pos, true)
+    local len = tonumber(string.sub(s, pos, colon - 1))
+    out[#out + 1] = string.sub(s, colon + 1, colon + len)
+    pos = colon + len + 1
   end
+  return out
+end
+
+local function pack_fields(list)
+  local parts = {}
+  for i = 1, #list do
+    parts[i] = #list[i] .. ':' .. list[i]
+  end
+  return table.concat(parts)
+end
+
+-- Take the next job for `worker` from the queues named in ARGV[first..] (in priority order)
+-- and record it as started by that worker with a lease, all in this one step.
+-- Returns {queue, id, packed job hash} or false.
+local function take_next(worker, lease, first, now)
+  local wkey = k_worker(worker)
+  for qi = first, #ARGV do
+    local queue = ARGV[qi]
+    local qkey = k_queue(queue)
+    while true do
+      local popped = redis.call('ZPOPMIN', qkey)
+      if #popped == 0 then
+        break
+      end
+      local id = popped[1]
+      local jkey = k_job(id)
+      local flat = redis.call('HGETALL', jkey)
+      -- a job whose ttl ran out while queued has no hash any more: dropped, never run
+      if #flat > 0 then
+        local attempts = redis.call('HINCRBY', jkey, 'attempts', 1)
+        local started = fmt(now)
+        redis.call('HSET', jkey, 'status', 'started', 'started_at', started, 'worker_name', worker)
+        redis.call('PERSIST', jkey)
+        redis.call('ZADD', k_started(queue), now + lease, id)
+        if redis.call('EXISTS', wkey) == 1 then
+          redis.call('HSET', wkey, 'state', 'busy', 'current_job', id)
+        end
+        if redis.call('ZCARD', qkey) > 0 then
+          notify(queue)  -- more work is waiting: wake the next idle worker
+        end
+        local n = #flat
+        flat[n + 1], flat[n + 2] = 'status', 'started'
+        flat[n + 3], flat[n + 4] = 'started_at', started
+        flat[n + 5], flat[n + 6] = 'worker_name', worker
+        flat[n + 7], flat[n + 8] = 'attempts', tostring(attempts)
+        return {queue, id, pack_fields(flat)}
+      end
+    end
+  end
+  if redis.call('EXISTS', wkey) == 1 then
+    redis.call('HSET', wkey, 'state', 'idle', 'current_job', '')
+  end
+  return false
 end

@@ -1,20 +1,20 @@
 -- Enqueue a batch of jobs onto one queue in one atomic step.
--- ARGV: prefix, queue, count, inline worker, inline lease, then per job:
---   id, at_front ('1' or ''), ttl, due ('' or epoch seconds), dependency ids (comma list),
---   number of hash fields n, then n field/value pairs.
+-- ARGV: prefix, queue, count, inline worker, inline lease, then one packed argument per job
+--   (netstrings): id, at_front ('1' or ''), ttl, due ('' or epoch seconds), dependency ids
+--   (comma list), priority, then field/value pairs of the job's hash.
 -- An inline worker name (is_async=False queues) records each job as started by that caller,
 -- which runs it at once.
 -- Returns {now, outcome per job}: queued | started | scheduled | deferred | duplicate.
 local queue, count = ARGV[2], tonumber(ARGV[3])
 local inline, inline_lease = ARGV[4], tonumber(ARGV[5])
 local now = server_time()
-local out = {fmt(now)}
-local i = 6
+local nowf = fmt(now)
+local seq = redis.call('INCRBY', k_seq(), count) - count
+local out = {nowf}
+local scores = {}
 for j = 1, count do
-  local id, at_front, ttl = ARGV[i], ARGV[i + 1] == '1', tonumber(ARGV[i + 2])
-  local due, deps, nfields = ARGV[i + 3], ARGV[i + 4], tonumber(ARGV[i + 5])
-  local first = i + 6
-  i = first + 2 * nfields
+  local item = unpack_fields(ARGV[5 + j])
+  local id, at_front, ttl, due, deps = item[1], item[2] == '1', tonumber(item[3]), item[4], item[5]
   local jkey = k_job(id)
   local old = redis.call('HMGET', jkey, 'status', 'origin')
   local status = old[1]
@@ -26,38 +26,50 @@ for j = 1, count do
       remove_everywhere(old[2], id)
       redis.call('DEL', jkey)
     end
-    redis.call('HSET', jkey, 'origin', queue, 'created_at', fmt(now), unpack(ARGV, first, i - 1))
     local waiting = false
     for dep in string.gmatch(deps, '[^,]+') do
-      local s = redis.call('HGET', k_job(dep), 'status')
+      local djkey = k_job(dep)
+      local s = redis.call('HGET', djkey, 'status')
       if s and s ~= 'finished' then
         waiting = true
         redis.call('SADD', k_dependents(dep), id)
+        redis.call('HSET', djkey, 'has_dependents', '1')
       end
     end
+    local fields = {'origin', queue, 'created_at', nowf}
     if waiting then
-      redis.call('HSET', jkey, 'status', 'deferred')
+      status = 'deferred'
       redis.call('ZADD', k_deferred(queue), now, id)
-      redis.call('SADD', k_queues(), queue)
-      out[j + 1] = 'deferred'
     elseif due ~= '' and tonumber(due) > now then
-      redis.call('HSET', jkey, 'status', 'scheduled')
+      status = 'scheduled'
       redis.call('ZADD', k_scheduled(queue), due, id)
-      redis.call('SADD', k_queues(), queue)
-      out[j + 1] = 'scheduled'
     elseif inline ~= '' then
+      status = 'started'
       redis.call('ZADD', k_started(queue), now + inline_lease, id)
-      redis.call('HSET', jkey, 'status', 'started', 'enqueued_at', fmt(now), 'started_at', fmt(now),
-        'worker_name', inline, 'attempts', 1)
-      redis.call('SADD', k_queues(), queue)
-      out[j + 1] = 'started'
+      fields[5], fields[6], fields[7], fields[8] = 'enqueued_at', nowf, 'started_at', nowf
+      fields[9], fields[10], fields[11], fields[12] = 'worker_name', inline, 'attempts', '1'
     else
-      push_to_queue(queue, id, jkey, at_front, now)
-      out[j + 1] = 'queued'
+      status = 'queued'
+      seq = seq + 1
+      scores[#scores + 1] = score_for(tonumber(item[6]), at_front, seq)
+      scores[#scores + 1] = id
+      fields[5], fields[6] = 'enqueued_at', nowf
     end
-    if ttl > 0 and out[j + 1] ~= 'started' then
+    fields[#fields + 1] = 'status'
+    fields[#fields + 1] = status
+    for k = 7, #item do
+      fields[#fields + 1] = item[k]
+    end
+    redis.call('HSET', jkey, unpack(fields))
+    if ttl > 0 and status ~= 'started' then
       redis.call('EXPIRE', jkey, ttl)
     end
+    out[j + 1] = status
   end
 end
+if #scores > 0 then
+  redis.call('ZADD', k_queue(queue), unpack(scores))
+  notify(queue)
+end
+redis.call('SADD', k_queues(), queue)
 return out
