@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -35,8 +36,9 @@ class FailedQueue:
     def count(self) -> int:
         registries = self._registries()
         pipe = self.connection.pipeline(transaction=False)
+        now = f"({time.time()}"
         for registry in registries:
-            pipe.zcard(registry.key)
+            pipe.zcount(registry.key, now, "+inf")  # expired entries are not counted
         return sum(pipe.execute())
 
     def __len__(self) -> int:
@@ -61,7 +63,7 @@ class FailedQueue:
             exc_info = "".join(traceback.format_exception(*exc_info))
         exc_text = str(exc_info)
         entry = Result.payload(job.serializer, Result.Type.FAILED, None, exc_text, "", None,
-                               _now())
+                               time.time())
         reply = decode(scripts.get("fail")(
             self.connection, job.id, job.origin, "", exc_text, entry, RESULTS_KEPT, "",
             "failed", 0,
@@ -99,7 +101,3 @@ def get_failed_queue(connection: Redis | None = None, serializer: Any = None) ->
     return FailedQueue(connection=connection, serializer=serializer)
 
 
-def _now() -> float:
-    import time
-
-    return time.time()

@@ -51,6 +51,16 @@ class BaseRegistry:
         return self.count
 
     def get_job_ids(self, offset: int = 0, length: int = -1, desc: bool = False) -> list[str]:
+        """Ids in score order; in expiring registries, only entries not yet expired."""
+        if self.expiring:
+            low, high = f"({time.time()}", "+inf"
+            if desc:
+                ids = self.connection.zrevrangebyscore(self.key, high, low, start=offset,
+                                                       num=length)
+            else:
+                ids = self.connection.zrangebyscore(self.key, low, high, start=offset,
+                                                    num=length)
+            return [decode(i) for i in ids]
         end = -1 if length < 0 else offset + length - 1
         return [decode(i) for i in self.connection.zrange(self.key, offset, end, desc=desc)]
 

@@ -1,0 +1,1 @@
+"""Benchmarks for django-jobqueue (not part of the installed package)."""

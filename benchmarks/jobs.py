@@ -1,0 +1,5 @@
+"""Job functions used by the benchmarks; importable by both workers as ``benchmarks.jobs``."""
+
+
+def noop():
+    return None
