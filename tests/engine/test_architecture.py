@@ -211,20 +211,7 @@ def test_no_lua_embedded_in_python(path):
 
 # --- size -----------------------------------------------------------------------------------
 
-#: modules allowed over the limit (none)
-KNOWN_OVERSIZE: set[str] = set()
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        pytest.param(p, marks=pytest.mark.xfail(
-            reason="ENGINE BUG: engine/job.py is over 500 lines (split it)", strict=True))
-        if p.name in KNOWN_OVERSIZE and p.parent == ENGINE else p
-        for p in ENGINE_MODULES
-    ],
-    ids=rel,
-)
+@pytest.mark.parametrize("path", ENGINE_MODULES, ids=rel)
 def test_engine_module_is_under_500_lines(path):
     lines = len(path.read_text().splitlines())
     assert lines < MAX_LINES, f"{rel(path)} has {lines} lines"

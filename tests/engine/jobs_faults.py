@@ -1,0 +1,149 @@
+"""Job functions for the fault-injection tests (tests/engine/test_faults_*.py), and the
+test-side helpers those two files share (worker subprocesses, where a job is, markers).
+
+Worker subprocesses import this module as ``tests.engine.jobs_faults`` (cwd = repository root).
+Test bookkeeping keys use their own ``faults:`` namespace; every test starts on a FLUSHALLed db.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from django_jobqueue import Worker, get_current_job
+from django_jobqueue.engine import keys
+
+ROOT = Path(__file__).resolve().parents[2]  # the repository root (cwd of worker processes)
+QUEUE = "faults"
+STARTED_KEY = "faults:started"  # list: "<tag>:<run>" pushed when a run of a tagged job begins
+
+
+def runs_key(tag: str) -> str:
+    return f"faults:runs:{tag}"
+
+
+def release_key(tag: str) -> str:
+    return f"faults:release:{tag}"
+
+
+# --------------------------------------------------------------------------- job functions
+
+
+def tracked(tag: str, hold_runs: int = 0, limit: float = 30.0) -> str:
+    """Count this run, announce it on STARTED_KEY, and while ``run <= hold_runs`` stay in
+    progress until the test sets ``release_key(tag)`` (polling, bounded by ``limit``; a
+    Redis outage during the wait is tolerated). Returns ``"<tag>:<run>"``."""
+    conn = get_current_job().connection
+    run = conn.incr(runs_key(tag))
+    conn.rpush(STARTED_KEY, f"{tag}:{run}")
+    if run <= hold_runs:
+        deadline = time.monotonic() + limit
+        while True:
+            try:
+                if conn.exists(release_key(tag)):
+                    break
+            except (RedisConnectionError, RedisTimeoutError):
+                pass  # Redis is down or our connection was dropped: keep waiting
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"job {tag} was never released")
+            time.sleep(0.02)
+    return f"{tag}:{run}"
+
+
+# --------------------------------------------------------------------------- test helpers
+
+
+class WorkerProcesses:
+    """Starts ``python -m django_jobqueue.engine worker`` subprocesses; ``kill_all()`` (the
+    fixture's finalizer) SIGKILLs whatever is still running."""
+
+    def __init__(self, url: str, log_dir: Path, signing_key: str) -> None:
+        self.url = url
+        self.log_dir = log_dir
+        self.signing_key = signing_key
+        self.procs: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *extra: str, queue: str = QUEUE) -> subprocess.Popen:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
+        )
+        env["JOBQUEUE_SIGNING_KEY"] = self.signing_key
+        env["JOBQUEUE_KEY_PREFIX"] = keys.prefix()
+        command = [
+            sys.executable, "-m", "django_jobqueue.engine", "worker", queue,
+            "--url", self.url, "--name", name,
+            "--worker-ttl", "2", "--maintenance-interval", "0.2", *extra,
+        ]  # fmt: skip
+        with open(self.log_path(name), "ab") as log:
+            proc = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+        self.procs[name] = proc
+        return proc
+
+    def log_path(self, name: str) -> Path:
+        return self.log_dir / f"worker-{name}.log"
+
+    def log(self, name: str) -> str:
+        try:
+            return self.log_path(name).read_text(errors="replace")
+        except OSError:
+            return ""
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name}\n{self.log(name)[-3000:]}" for name in self.procs)
+
+    def kill_all(self) -> None:
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGKILL)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
+                pass
+
+
+def where(conn, job_id: str, queue: str = QUEUE) -> list[str]:
+    """Every place the job is in, read atomically: "queue" and/or registry kinds."""
+    pipe = conn.pipeline(transaction=True)
+    pipe.zscore(keys.queue(queue), job_id)
+    for kind in keys.REGISTRY_KINDS:
+        pipe.zscore(keys.registry(kind, queue), job_id)
+    names = ["queue", *keys.REGISTRY_KINDS]
+    return [name for name, score in zip(names, pipe.execute(), strict=True) if score is not None]
+
+
+def run_count(conn, tag: str) -> int:
+    return int(conn.get(runs_key(tag)) or 0)
+
+
+def has_started(conn, tag: str, run: int = 1) -> bool:
+    return f"{tag}:{run}".encode() in conn.lrange(STARTED_KEY, 0, -1)
+
+
+def release(conn, tag: str) -> None:
+    conn.set(release_key(tag), 1)
+
+
+def worker_names(conn) -> set[str]:
+    return {info.name for info in Worker.all(connection=conn)}
+
+
+def blocked_in_blpop(conn) -> bool:
+    """Some client (the idle worker) is blocked in its BLPOP wait right now."""
+    return any(client.get("cmd") == "blpop" for client in conn.client_list())
+
+
+def alive_until(proc: subprocess.Popen, until: float) -> bool:
+    """wait_until predicate: the process must stay alive until the monotonic time ``until``."""
+    assert proc.poll() is None, f"worker exited with {proc.returncode}"
+    return time.monotonic() >= until
