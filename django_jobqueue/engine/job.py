@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from enum import Enum
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from . import keys, scripts
@@ -37,8 +39,6 @@ from .serializers import (
 from .utils import decode, from_timestamp, import_attribute, parse_duration
 
 if TYPE_CHECKING:
-    from datetime import datetime
-
     from redis import Redis
 
 DEFAULT_TIMEOUT = 180
@@ -63,42 +63,44 @@ class JobStatus(str, Enum):
 class Job:
     """A job stored in Redis as one hash. Create with :meth:`create`, read with :meth:`fetch`."""
 
+    # Defaults live on the class so that building a job (every enqueue) sets only what differs.
+    _func_name: str | None = None
+    _instance: Any = None
+    _args: tuple = ()
+    _kwargs: Mapping[str, Any] = MappingProxyType({})
+    _callbacks: tuple[str | None, str | None] = (None, None)
+    _data_blob: bytes | None = None
+    _data_loaded = True
+    _meta: dict | None = None
+    _meta_blob: bytes | None = None
+    _status: JobStatus | None = None
+    description: str | None = None
+    origin: str = ""
+    timeout: int | None = None
+    result_ttl: int | None = None
+    failure_ttl: int | None = None
+    ttl: int | None = None
+    priority: int = 0
+    created_at: datetime | None = None
+    enqueued_at: datetime | None = None
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    exc_info: str | None = None
+    worker_name: str | None = None
+    attempts: int = 0
+    retries_left: int | None = None
+    retry_max: int = 0
+    retry_intervals: Sequence[int] = ()
+    dependency_ids: Sequence[str] = ()
+    on_worker_lost: str = "requeue"
+    lost_count: int = 0
+    last_lost_at: datetime | None = None
+    last_lost_worker: str | None = None
+
     def __init__(self, id: str | None = None, connection: Redis | None = None, serializer=None):
         self._id = id
         self.connection = resolve_connection(connection)
         self.serializer = resolve_serializer(serializer)
-        self._func_name: str | None = None
-        self._instance: Any = None
-        self._args: tuple = ()
-        self._kwargs: dict = {}
-        self._callbacks: tuple[str | None, str | None] = (None, None)
-        self._data_blob: bytes | None = None
-        self._data_loaded = True
-        self._meta: dict | None = {}
-        self._meta_blob: bytes | None = None
-        self.description: str | None = None
-        self.origin: str = ""
-        self._status: JobStatus | None = None
-        self.timeout: int | None = None
-        self.result_ttl: int | None = None
-        self.failure_ttl: int | None = None
-        self.ttl: int | None = None
-        self.priority: int = 0
-        self.created_at: datetime | None = None
-        self.enqueued_at: datetime | None = None
-        self.started_at: datetime | None = None
-        self.ended_at: datetime | None = None
-        self.exc_info: str | None = None
-        self.worker_name: str | None = None
-        self.attempts: int = 0
-        self.retries_left: int | None = None
-        self.retry_max: int = 0
-        self.retry_intervals: list[int] = []
-        self.dependency_ids: list[str] = []
-        self.on_worker_lost: str = "requeue"
-        self.lost_count: int = 0
-        self.last_lost_at: datetime | None = None
-        self.last_lost_worker: str | None = None
 
     @classmethod
     def create(
@@ -154,7 +156,8 @@ class Job:
         job.priority = validate_priority(priority)
         if meta is not None and not isinstance(meta, dict):
             raise TypeError(f"meta must be a dict, not {type(meta).__name__}")
-        job._meta = dict(meta or {})
+        if meta:
+            job._meta = dict(meta)
         if retry is not None:
             if not isinstance(retry, Retry):
                 raise TypeError(f"retry must be a Retry(...), not {retry!r}")
@@ -164,10 +167,14 @@ class Job:
         job.dependency_ids = dependency_ids(depends_on)
         return job
 
+    #: whether this process made the id up (then no other job can have it)
+    fresh_id = False
+
     @property
     def id(self) -> str:
         if self._id is None:
             self._id = os.urandom(16).hex()
+            self.fresh_id = True
         return self._id
 
     def get_id(self) -> str:

@@ -239,27 +239,23 @@ class Queue:
         if not jobs:
             return []
         inline = "" if self._is_async else _inline_worker_name()
-        calls = []
-        for start in range(0, len(jobs), _BATCH):
-            chunk = jobs[start:start + _BATCH]
-            args: list[Any] = [self.name, len(chunk), inline, _INLINE_LEASE]
-            for job, at_front in chunk:
-                # serializing raises (naming the argument) before anything is written
-                args.append(scripts.pack_fields([
-                    job.id, "1" if at_front else "", job.ttl or 0,
-                    "" if due is None else f"{due:.6f}", ",".join(job.dependency_ids),
-                    job.priority, *job.stored_fields(),
-                ]))
-            calls.append((scripts.get("enqueue"), args))
+        script = scripts.get("enqueue")
+        starts = range(0, len(jobs), _BATCH)
         if pipeline is not None:
-            for script, args in calls:
-                script.add_to(pipeline, *args)
+            for start in starts:
+                script.add_to(pipeline, *self._batch_args(jobs[start:start + _BATCH], due, inline))
             for job, _ in jobs:
                 job.origin = self.name
             return [job for job, _ in jobs]
-        replies = scripts.execute(self.connection, calls)
+        if len(jobs) == 1:
+            replies = [script(self.connection, *self._batch_args(jobs, due, inline))]
+        else:
+            # every job is serialized (and checked) before the first batch is sent
+            batches = [self._batch_args(jobs[start:start + _BATCH], due, inline)
+                       for start in starts]
+            replies = scripts.stream(self.connection, script, batches)
         result: list[Job] = []
-        for reply, start in zip(replies, range(0, len(jobs), _BATCH), strict=True):
+        for reply, start in zip(replies, starts, strict=True):
             now = reply[0]
             for (job, _), outcome in zip(jobs[start:start + _BATCH], reply[1:], strict=True):
                 result.append(self._after_enqueue(job, decode(outcome), now))
@@ -270,6 +266,21 @@ class Queue:
                 if job.status == JobStatus.STARTED:
                     run_inline(job, inline)
         return result
+
+    def _batch_args(self, chunk: list[tuple[Job, bool]], due: float | None,
+                    inline: str) -> list[Any]:
+        """The enqueue script's arguments for a batch: one packed argument per job."""
+        args: list[Any] = [self.name, len(chunk), inline, _INLINE_LEASE]
+        due_text = "" if due is None else f"{due:.6f}"
+        for job, at_front in chunk:
+            job_id = job.id
+            flags = ("f" if at_front else "") + ("n" if job.fresh_id else "")
+            # serializing raises (naming the argument) before anything is written
+            args.append(scripts.pack_fields([
+                job_id, flags, job.ttl or 0, due_text, ",".join(job.dependency_ids),
+                job.priority, *job.stored_fields(),
+            ]))
+        return args
 
     def _after_enqueue(self, job: Job, outcome: str, now: bytes) -> Job:
         if outcome == "duplicate":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -52,11 +52,28 @@ class LuaScript:
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     def __call__(self, client: Any, *args: Any) -> Any:
+        """Run on one of the client's pooled connections (no pipeline or retry machinery:
+        this is every enqueue's and every move's single round trip)."""
+        pool = client.connection_pool
+        conn = get_connection(pool)
         try:
-            return client.evalsha(self.sha, 0, keys.prefix(), *args)
-        except NoScriptError:
-            client.script_load(self.source)
-            return client.evalsha(self.sha, 0, keys.prefix(), *args)
+            return self.call_on(conn, args)
+        except BaseException:
+            conn.disconnect()  # a reply may be half read: never reuse the socket as it is
+            raise
+        finally:
+            pool.release(conn)
+
+    def call_on(self, conn: Any, args: Sequence[Any]) -> Any:
+        """Send and read one EVALSHA on a connection; load the script if Redis lost it."""
+        try:
+            conn.send_command("EVALSHA", self.sha, 0, keys.prefix(), *args)
+            return conn.read_response()
+        except NoScriptError:  # Redis restarted or flushed its scripts: load, call again
+            conn.send_command("SCRIPT", "LOAD", self.source)
+            conn.read_response()
+            conn.send_command("EVALSHA", self.sha, 0, keys.prefix(), *args)
+            return conn.read_response()
 
     def add_to(self, pipe: Any, *args: Any) -> None:
         """Queue a call on a pipeline; run it with :func:`execute`."""
@@ -64,6 +81,13 @@ class LuaScript:
 
 
 _loaded: dict[str, LuaScript] = {}
+
+
+def get_connection(pool: Any) -> Any:
+    try:
+        return pool.get_connection()
+    except TypeError:  # redis-py 5 wants a command name
+        return pool.get_connection("EVALSHA")
 
 
 def get(name: str) -> LuaScript:
@@ -98,29 +122,49 @@ def execute(client: Any, calls: Sequence[Call]) -> list[Any]:
     return replies
 
 
-def pack_fields(pairs: Sequence[Any]) -> bytes:
-    """Field/value pairs as one string of netstrings (``<length>:<bytes>`` each), which
+def stream(client: Any, script: LuaScript, batches: Iterable[Sequence[Any]]) -> list[Any]:
+    """Call one script once per batch, sending each batch as soon as it is built and reading
+    every reply at the end: one round trip, with Redis working while Python builds the rest.
+    """
+    pool = client.connection_pool
+    conn = get_connection(pool)
+    try:
+        sent = []
+        for args in batches:
+            conn.send_command("EVALSHA", script.sha, 0, keys.prefix(), *args)
+            sent.append(args)
+        replies: list[Any] = []
+        missing = []
+        for index in range(len(sent)):
+            try:
+                replies.append(conn.read_response())
+            except NoScriptError:  # had no effect: run again once the script is loaded
+                replies.append(None)
+                missing.append(index)
+        for index in missing:
+            replies[index] = script.call_on(conn, sent[index])
+        return replies
+    except BaseException:
+        conn.disconnect()
+        raise
+    finally:
+        pool.release(conn)
+
+
+def pack_fields(values: Sequence[Any]) -> bytes:
+    """Many values as one string, ``<len>,<len>,...;<bytes><bytes>...``, which
     ``unpack_fields`` in _lib.lua splits: one argument per job instead of dozens."""
-    out: list[bytes] = []
-    add = out.append
-    for value in pairs:
-        if type(value) is not bytes:
-            value = str(value).encode()
-        add(str(len(value)).encode())
-        add(b":")
-        add(value)
-    return b"".join(out)
+    parts = [v if type(v) is bytes else str(v).encode() for v in values]
+    return (",".join(map(str, map(len, parts))) + ";").encode() + b"".join(parts)
 
 
 def unpack_fields(blob: bytes) -> dict[bytes, bytes]:
-    """The inverse, for hashes a script returns packed (one reply element, cheap to parse)."""
+    """The inverse, for a hash a script returns packed (one reply element, cheap to parse)."""
+    header, _, data = blob.partition(b";")
     items = []
-    pos, end = 0, len(blob)
-    find = blob.find
-    while pos < end:
-        colon = find(b":", pos)
-        start = colon + 1
-        stop = start + int(blob[pos:colon])
-        items.append(blob[start:stop])
-        pos = stop
+    pos = 0
+    for length in header.split(b",") if header else ():
+        end = pos + int(length)
+        items.append(data[pos:end])
+        pos = end
     return dict(zip(items[::2], items[1::2], strict=True))

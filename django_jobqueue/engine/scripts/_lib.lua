@@ -120,24 +120,24 @@ local function claim(jkey, id, queue, worker)
   return false, false
 end
 
--- Netstrings (`<length>:<bytes>` each) -> list: a job's fields travel as one argument.
+-- `<len>,<len>,...;<bytes><bytes>...` -> list: a job's fields travel as one argument.
 local function unpack_fields(s)
-  local out, pos, n = {}, 1, #s
-  while pos <= n do
-    local colon = string.find(s, ':', pos, true)
-    local len = tonumber(string.sub(s, pos, colon - 1))
-    out[#out + 1] = string.sub(s, colon + 1, colon + len)
-    pos = colon + len + 1
+  local sep = string.find(s, ';', 1, true)
+  local out, pos = {}, sep + 1
+  for len in string.gmatch(string.sub(s, 1, sep - 1), '%d+') do
+    local n = tonumber(len)
+    out[#out + 1] = string.sub(s, pos, pos + n - 1)
+    pos = pos + n
   end
   return out
 end
 
 local function pack_fields(list)
-  local parts = {}
+  local lens = {}
   for i = 1, #list do
-    parts[i] = #list[i] .. ':' .. list[i]
+    lens[i] = #list[i]
   end
-  return table.concat(parts)
+  return table.concat(lens, ',') .. ';' .. table.concat(list)
 end
 
 -- Take the next job for `worker` from the queues named in ARGV[first..] (in priority order)
@@ -158,10 +158,20 @@ local function take_next(worker, lease, first, now)
       local flat = redis.call('HGETALL', jkey)
       -- a job whose ttl ran out while queued has no hash any more: dropped, never run
       if #flat > 0 then
-        local attempts = redis.call('HINCRBY', jkey, 'attempts', 1)
+        local attempts, has_ttl = 1, false
+        for i = 1, #flat, 2 do
+          if flat[i] == 'attempts' then
+            attempts = tonumber(flat[i + 1]) + 1
+          elseif flat[i] == 'ttl' then
+            has_ttl = true
+          end
+        end
         local started = fmt(now)
-        redis.call('HSET', jkey, 'status', 'started', 'started_at', started, 'worker_name', worker)
-        redis.call('PERSIST', jkey)
+        redis.call('HSET', jkey, 'status', 'started', 'started_at', started, 'worker_name', worker,
+          'attempts', attempts)
+        if has_ttl then
+          redis.call('PERSIST', jkey)  -- the ttl only bounds the wait in the queue
+        end
         redis.call('ZADD', k_started(queue), now + lease, id)
         if redis.call('EXISTS', wkey) == 1 then
           redis.call('HSET', wkey, 'state', 'busy', 'current_job', id)

@@ -1,6 +1,6 @@
 -- Enqueue a batch of jobs onto one queue in one atomic step.
 -- ARGV: prefix, queue, count, inline worker, inline lease, then one packed argument per job
---   (netstrings): id, at_front ('1' or ''), ttl, due ('' or epoch seconds), dependency ids
+--   (netstrings): id, flags ('f': at front, 'n': an id just made up, so no duplicate check), ttl, due ('' or epoch seconds), dependency ids
 --   (comma list), priority, then field/value pairs of the job's hash.
 -- An inline worker name (is_async=False queues) records each job as started by that caller,
 -- which runs it at once.
@@ -14,9 +14,13 @@ local out = {nowf}
 local scores = {}
 for j = 1, count do
   local item = unpack_fields(ARGV[5 + j])
-  local id, at_front, ttl, due, deps = item[1], item[2] == '1', tonumber(item[3]), item[4], item[5]
+  local id, flags, ttl, due, deps = item[1], item[2], tonumber(item[3]), item[4], item[5]
+  local at_front = string.find(flags, 'f', 1, true) ~= nil
   local jkey = k_job(id)
-  local old = redis.call('HMGET', jkey, 'status', 'origin')
+  local old = {false, false}
+  if not string.find(flags, 'n', 1, true) then
+    old = redis.call('HMGET', jkey, 'status', 'origin')
+  end
   local status = old[1]
   if status == 'queued' or status == 'started' or status == 'scheduled' or status == 'deferred' then
     out[j + 1] = 'duplicate'
