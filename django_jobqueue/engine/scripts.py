@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,27 +122,26 @@ def execute(client: Any, calls: Sequence[Call]) -> list[Any]:
     return replies
 
 
-def stream(client: Any, script: LuaScript, batches: Iterable[Sequence[Any]]) -> list[Any]:
-    """Call one script once per batch, sending each batch as soon as it is built and reading
-    every reply at the end: one round trip, with Redis working while Python builds the rest.
-    """
+def stream(client: Any, script: LuaScript, batches: Sequence[Sequence[Any]]) -> list[Any]:
+    """Call one script once per batch in a single write and read every reply at the end:
+    one round trip for any number of batches."""
     pool = client.connection_pool
     conn = get_connection(pool)
     try:
-        sent = []
-        for args in batches:
-            conn.send_command("EVALSHA", script.sha, 0, keys.prefix(), *args)
-            sent.append(args)
+        prefix = keys.prefix()
+        conn.send_packed_command(conn.pack_commands(
+            [("EVALSHA", script.sha, 0, prefix, *args) for args in batches]
+        ))
         replies: list[Any] = []
         missing = []
-        for index in range(len(sent)):
+        for index in range(len(batches)):
             try:
                 replies.append(conn.read_response())
             except NoScriptError:  # had no effect: run again once the script is loaded
                 replies.append(None)
                 missing.append(index)
         for index in missing:
-            replies[index] = script.call_on(conn, sent[index])
+            replies[index] = script.call_on(conn, batches[index])
         return replies
     except BaseException:
         conn.disconnect()

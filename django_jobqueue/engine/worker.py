@@ -311,6 +311,8 @@ class Worker:
             return
         for signum in (signal.SIGTERM, signal.SIGINT):
             self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+        # jobs keep the timeout handler installed between them; give the old one back at the end
+        self._previous_handlers[signal.SIGALRM] = signal.getsignal(signal.SIGALRM)
 
     def _restore_signal_handlers(self) -> None:
         for signum, handler in self._previous_handlers.items():

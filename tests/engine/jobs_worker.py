@@ -8,11 +8,13 @@ process globals, so the tests observe exactly what a worker in another process w
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
+import threading
 import time
 
-from django_jobqueue import Queue, get_current_job
+from django_jobqueue import Queue, Worker, get_current_job
 
 ORDER_KEY = "jqtest:order"
 CALLBACKS_KEY = "jqtest:callbacks"
@@ -23,6 +25,36 @@ def _connection():
     job = get_current_job()
     assert job is not None, "job functions must run inside a job"
     return job.connection
+
+
+# --- running workers in tests ----------------------------------------------------------
+
+
+def make_worker(queues, connection, **kwargs):
+    kwargs.setdefault("wait_timeout", 0.2)
+    return Worker(queues, connection=connection, **kwargs)
+
+
+@contextlib.contextmanager
+def in_thread(worker, **work_kwargs):
+    """Run ``worker.work(**work_kwargs)`` in a thread; stop it and make sure it left."""
+    outcome = {}
+
+    def target():
+        outcome["processed"] = worker.work(**work_kwargs)
+
+    thread = threading.Thread(target=target, name=f"test-{worker.name}", daemon=True)
+    thread.start()
+    try:
+        yield outcome
+    finally:
+        worker.request_stop()
+        thread.join(timeout=30)
+    assert not thread.is_alive(), "worker thread did not stop after request_stop()"
+
+
+def order(connection):
+    return [v.decode() for v in connection.lrange(ORDER_KEY, 0, -1)]
 
 
 # --- plain work ----------------------------------------------------------------------------

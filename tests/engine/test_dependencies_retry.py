@@ -3,9 +3,6 @@ and ttl of a queued job that no worker took in time."""
 
 from __future__ import annotations
 
-import contextlib
-import threading
-
 import pytest
 
 from django_jobqueue import Job, JobStatus, Queue, Result, Retry, Worker
@@ -19,22 +16,8 @@ def burst(queue, **kwargs):
     return worker
 
 
-@contextlib.contextmanager
 def worker_thread(queue, **kwargs):
-    kwargs.setdefault("wait_timeout", 0.2)
-    worker = Worker([queue], connection=queue.connection, **kwargs)
-    thread = threading.Thread(target=worker.work, daemon=True)
-    thread.start()
-    try:
-        yield worker
-    finally:
-        worker.request_stop()
-        thread.join(timeout=30)
-    assert not thread.is_alive(), "worker thread did not stop after request_stop()"
-
-
-def order(connection):
-    return [v.decode() for v in connection.lrange(jobs.ORDER_KEY, 0, -1)]
+    return jobs.in_thread(jobs.make_worker([queue], queue.connection, **kwargs))
 
 
 # --- depends_on ----------------------------------------------------------------------------
@@ -51,7 +34,7 @@ def test_dependent_is_deferred_until_dependency_finishes(queue, connection, form
     assert queue.job_ids == [parent.id]  # the dependent is not on the queue
     assert Job.fetch(child.id, connection=connection).dependency_ids == [parent.id]
     burst(queue)
-    assert order(connection) == ["parent", "child"]
+    assert jobs.order(connection) == ["parent", "child"]
     assert child.get_status() == JobStatus.FINISHED
     assert child not in queue.deferred_job_registry
     assert queue.deferred_job_registry.count == 0
@@ -67,13 +50,13 @@ def test_dependent_waits_for_all_dependencies(queue, connection):
     assert first.get_status() == JobStatus.FINISHED
     assert child.get_status() == JobStatus.DEFERRED
     assert child in queue.deferred_job_registry
-    assert order(connection) == ["first"]
+    assert jobs.order(connection) == ["first"]
     burst(other)
     assert child.get_status() == JobStatus.QUEUED
     assert queue.job_ids == [child.id]
     assert child not in queue.deferred_job_registry
     burst(queue)
-    assert order(connection) == ["first", "second", "child"]
+    assert jobs.order(connection) == ["first", "second", "child"]
     assert child.get_status() == JobStatus.FINISHED
 
 
@@ -83,7 +66,7 @@ def test_chain_of_dependencies_runs_in_order(queue, connection):
     c = queue.enqueue(jobs.record, "c", depends_on=b)
     assert (b.get_status(), c.get_status()) == (JobStatus.DEFERRED, JobStatus.DEFERRED)
     burst(queue)
-    assert order(connection) == ["a", "b", "c"]
+    assert jobs.order(connection) == ["a", "b", "c"]
     assert c.get_status() == JobStatus.FINISHED
 
 
@@ -95,7 +78,7 @@ def test_failed_dependency_keeps_dependent_deferred(queue, connection):
     assert child.get_status() == JobStatus.DEFERRED
     assert child in queue.deferred_job_registry
     assert queue.count == 0
-    assert order(connection) == []
+    assert jobs.order(connection) == []
 
 
 def test_requeued_dependency_that_then_finishes_releases_dependent(queue, connection):
@@ -108,7 +91,7 @@ def test_requeued_dependency_that_then_finishes_releases_dependent(queue, connec
     burst(queue)
     assert parent.get_status() == JobStatus.FINISHED
     assert child.get_status() == JobStatus.FINISHED
-    assert order(connection) == ["child"]
+    assert jobs.order(connection) == ["child"]
 
 
 def test_dependency_retried_then_successful_releases_dependent(queue, connection):
@@ -129,7 +112,7 @@ def test_already_finished_dependency_queues_at_once(queue, connection):
     assert child not in queue.deferred_job_registry
     assert queue.job_ids == [child.id]
     burst(queue)
-    assert order(connection) == ["parent", "child"]
+    assert jobs.order(connection) == ["parent", "child"]
 
 
 @pytest.mark.parametrize("case", ["dependent", "retry"])
@@ -216,7 +199,7 @@ def test_queued_job_whose_ttl_passed_is_never_run(queue, connection):
     assert expired.get_status() == JobStatus.QUEUED
     wait_until(lambda: not Job.exists(expired.id, connection=connection), timeout=5)
     worker = burst(queue)
-    assert order(connection) == []
+    assert jobs.order(connection) == []
     assert worker.failed_job_count == 0
     assert worker.successful_job_count == 0
     assert queue.failed_job_registry.count == 0
@@ -229,6 +212,6 @@ def test_ttl_job_taken_in_time_runs(queue, connection):
     wait_until(lambda: not Job.exists(expired.id, connection=connection), timeout=5)
     after = queue.enqueue(jobs.record, "after")
     burst(queue)
-    assert order(connection) == ["in-time", "after"]
+    assert jobs.order(connection) == ["in-time", "after"]
     assert job.get_status() == JobStatus.FINISHED
     assert after.get_status() == JobStatus.FINISHED

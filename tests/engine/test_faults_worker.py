@@ -10,11 +10,8 @@ import signal
 
 import pytest
 
-from django_jobqueue import Job, JobStatus, Queue
-from django_jobqueue.engine import serializers
+from django_jobqueue import Job, JobStatus
 from tests.engine.jobs_faults import (
-    QUEUE,
-    WorkerProcesses,
     blocked_in_blpop,
     has_started,
     release,
@@ -26,28 +23,6 @@ from tests.engine.jobs_faults import (
 from tests.harness import wait_until
 
 pytestmark = pytest.mark.timeout(60)
-
-SIGNING_KEY = "faults-test-signing-key"
-
-
-@pytest.fixture
-def workers(redis_url, tmp_path):
-    """Worker subprocess factory; every process still running at teardown is SIGKILLed."""
-    previous = serializers._signing_key
-    serializers.set_signing_key(SIGNING_KEY)  # the worker processes get it via the environment
-    procs = WorkerProcesses(redis_url, tmp_path, SIGNING_KEY)
-    try:
-        yield procs
-    finally:
-        procs.kill_all()
-        serializers._signing_key = previous
-        print(procs.logs())  # shown by pytest when the test failed
-
-
-@pytest.fixture
-def fq(connection):
-    return Queue(QUEUE, connection=connection)
-
 
 def _status(job: Job) -> JobStatus | None:
     """Re-read the whole job hash (status, worker, lost_count...) and return the status."""

@@ -3,43 +3,14 @@ survival of whatever a job does, callbacks, max_jobs, blocking wait, worker reco
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import threading
 
 import pytest
 
 from django_jobqueue import Callback, JobStatus, Queue, Worker, get_current_job
 from tests.engine import jobs_worker as jobs
 from tests.harness import wait_until
-
-
-def make_worker(queues, connection, **kwargs):
-    kwargs.setdefault("wait_timeout", 0.2)
-    return Worker(queues, connection=connection, **kwargs)
-
-
-@contextlib.contextmanager
-def in_thread(worker, **work_kwargs):
-    """Run ``worker.work(**work_kwargs)`` in a thread; stop it and make sure it left."""
-    outcome = {}
-
-    def target():
-        outcome["processed"] = worker.work(**work_kwargs)
-
-    thread = threading.Thread(target=target, name=f"test-{worker.name}", daemon=True)
-    thread.start()
-    try:
-        yield outcome
-    finally:
-        worker.request_stop()
-        thread.join(timeout=30)
-    assert not thread.is_alive(), "worker thread did not stop after request_stop()"
-
-
-def order(connection):
-    return [v.decode() for v in connection.lrange(jobs.ORDER_KEY, 0, -1)]
 
 
 def callbacks(connection):
@@ -54,9 +25,9 @@ def listed(connection, name):
 
 
 def test_burst_returns_whether_it_processed_anything(connection, queue):
-    assert make_worker([queue], connection).work(burst=True) is False
+    assert jobs.make_worker([queue], connection).work(burst=True) is False
     job = queue.enqueue(jobs.add, 2, 3)
-    assert make_worker([queue], connection).work(burst=True) is True
+    assert jobs.make_worker([queue], connection).work(burst=True) is True
     assert job.get_status() == JobStatus.FINISHED
     assert job.result == 5
     assert queue.count == 0
@@ -80,27 +51,27 @@ def test_queues_are_served_in_strict_priority_order(connection):
     low.enqueue(jobs.record, "l2")
     high.enqueue(jobs.record, "h1")
     high.enqueue(jobs.record, "h2")
-    assert make_worker([high, low], connection).work(burst=True)
-    assert order(connection) == ["h1", "h2", "l1", "l2"]
+    assert jobs.make_worker([high, low], connection).work(burst=True)
+    assert jobs.order(connection) == ["h1", "h2", "l1", "l2"]
 
 
 def test_job_on_second_queue_waits_while_first_has_jobs(connection):
     high, low = Queue("high", connection=connection), Queue("low", connection=connection)
     waiting = low.enqueue(jobs.record, "low")
     high.enqueue(jobs.record_and_enqueue, "h1", "high", "h2")  # h1 adds h2 to "high"
-    assert make_worker([high, low], connection).work(burst=True, max_jobs=2)
-    assert order(connection) == ["h1", "h2"]  # h2, enqueued while h1 ran, went first
+    assert jobs.make_worker([high, low], connection).work(burst=True, max_jobs=2)
+    assert jobs.order(connection) == ["h1", "h2"]  # h2, enqueued while h1 ran, went first
     assert waiting.get_status() == JobStatus.QUEUED
     assert low.job_ids == [waiting.id]
-    make_worker([high, low], connection).work(burst=True)
-    assert order(connection) == ["h1", "h2", "low"]
+    jobs.make_worker([high, low], connection).work(burst=True)
+    assert jobs.order(connection) == ["h1", "h2", "low"]
 
 
 def test_max_jobs_stops_after_n(connection, queue):
     enqueued = [queue.enqueue(jobs.record, f"j{i}") for i in range(5)]
-    worker = make_worker([queue], connection)
+    worker = jobs.make_worker([queue], connection)
     assert worker.work(burst=True, max_jobs=2) is True
-    assert order(connection) == ["j0", "j1"]
+    assert jobs.order(connection) == ["j0", "j1"]
     assert [j.get_status() for j in enqueued[:2]] == [JobStatus.FINISHED] * 2
     assert queue.job_ids == [j.id for j in enqueued[2:]]
     assert worker.successful_job_count == 2
@@ -109,11 +80,11 @@ def test_max_jobs_stops_after_n(connection, queue):
 def test_max_jobs_stops_a_non_burst_worker(connection, queue):
     for i in range(3):
         queue.enqueue(jobs.record, f"j{i}")
-    worker = make_worker([queue], connection)
-    with in_thread(worker, max_jobs=2) as outcome:
+    worker = jobs.make_worker([queue], connection)
+    with jobs.in_thread(worker, max_jobs=2) as outcome:
         wait_until(lambda: "processed" in outcome, message="worker did not stop after 2 jobs")
     assert outcome["processed"] is True
-    assert order(connection) == ["j0", "j1"]
+    assert jobs.order(connection) == ["j0", "j1"]
     assert queue.count == 1
 
 
@@ -122,14 +93,14 @@ def test_max_jobs_stops_a_non_burst_worker(connection, queue):
 
 def test_get_current_job_inside_sync_job(connection, queue):
     job = queue.enqueue(jobs.current_job_id)
-    make_worker([queue], connection).work(burst=True)
+    jobs.make_worker([queue], connection).work(burst=True)
     assert job.result == job.id
 
 
 def test_get_current_job_inside_async_job_and_its_tasks(connection, queue):
     simple = queue.enqueue(jobs.async_current_job_id)
     tasks = queue.enqueue(jobs.async_current_job_in_tasks)
-    make_worker([queue], connection).work(burst=True)
+    jobs.make_worker([queue], connection).work(burst=True)
     assert simple.get_status() == JobStatus.FINISHED
     assert simple.result == simple.id
     assert tasks.get_status() == JobStatus.FINISHED
@@ -140,7 +111,7 @@ def test_get_current_job_inside_async_job_and_its_tasks(connection, queue):
 def test_get_current_job_is_none_outside_jobs(connection, queue):
     assert get_current_job() is None
     job = queue.enqueue(jobs.current_job_id)
-    make_worker([queue], connection).work(burst=True)
+    jobs.make_worker([queue], connection).work(burst=True)
     assert job.result == job.id
     assert get_current_job() is None  # nothing leaks out of the job that ran
 
@@ -158,7 +129,7 @@ def _assert_timed_out(job):
 def test_sync_job_timeout_is_enforced_and_worker_goes_on(connection, queue):
     slow = queue.enqueue(jobs.sleep_for, 60, job_timeout=1)
     after = queue.enqueue(jobs.add, 1, 2)
-    worker = make_worker([queue], connection)
+    worker = jobs.make_worker([queue], connection)
     assert worker.work(burst=True)
     _assert_timed_out(slow)
     assert slow in queue.failed_job_registry
@@ -170,7 +141,7 @@ def test_sync_job_timeout_is_enforced_and_worker_goes_on(connection, queue):
 def test_async_job_timeout_is_enforced_and_worker_goes_on(connection, queue):
     slow = queue.enqueue(jobs.async_sleep_for, 60, job_timeout=1)
     after = queue.enqueue(jobs.add, 2, 2)
-    make_worker([queue], connection).work(burst=True)
+    jobs.make_worker([queue], connection).work(burst=True)
     _assert_timed_out(slow)
     assert after.result == 4
 
@@ -178,7 +149,7 @@ def test_async_job_timeout_is_enforced_and_worker_goes_on(connection, queue):
 def test_async_job_timeout_in_worker_thread(connection, queue):
     slow = queue.enqueue(jobs.async_sleep_for, 60, job_timeout=1)
     after = queue.enqueue(jobs.add, 3, 3)
-    with in_thread(make_worker([queue], connection)):
+    with jobs.in_thread(jobs.make_worker([queue], connection)):
         wait_until(lambda: after.get_status() == JobStatus.FINISHED, timeout=15)
     _assert_timed_out(slow)
 
@@ -195,7 +166,7 @@ def test_sync_job_timeout_in_worker_thread(connection):
     queue = Queue("thread-timeout", connection=connection)
     slow = queue.enqueue(jobs.sleep_for, 8, job_timeout=1)
     after = queue.enqueue(jobs.add, 4, 4)
-    with in_thread(make_worker([queue], connection)):
+    with jobs.in_thread(jobs.make_worker([queue], connection)):
         wait_until(lambda: after.get_status() == JobStatus.FINISHED, timeout=5,
                    message="the job was not stopped at its 1 s timeout")
     _assert_timed_out(slow)
@@ -218,9 +189,9 @@ def test_sync_job_timeout_in_worker_thread(connection):
 def test_worker_survives_job_failures(connection, queue, func, args, expected, threaded):
     bad = queue.enqueue(func, *args)
     good = queue.enqueue(jobs.add, 5, 5)
-    worker = make_worker([queue], connection)
+    worker = jobs.make_worker([queue], connection)
     if threaded:
-        with in_thread(worker):
+        with jobs.in_thread(worker):
             wait_until(lambda: good.get_status() == JobStatus.FINISHED)
     else:
         assert worker.work(burst=True) is True
@@ -243,7 +214,7 @@ def test_worker_survives_job_failures(connection, queue, func, args, expected, t
 
 def test_success_callback_gets_job_connection_and_result(connection, queue):
     job = queue.enqueue(jobs.add, 20, 22, on_success=jobs.on_success_cb)
-    make_worker([queue], connection).work(burst=True)
+    jobs.make_worker([queue], connection).work(burst=True)
     assert job.get_status() == JobStatus.FINISHED
     assert callbacks(connection) == [
         {"kind": "success", "job_id": job.id, "result": 42, "current_job": job.id}
@@ -253,7 +224,7 @@ def test_success_callback_gets_job_connection_and_result(connection, queue):
 def test_failure_callback_gets_exception_type_value_and_traceback(connection, queue):
     job = queue.enqueue(jobs.raise_error, "bad input", on_failure=Callback(jobs.on_failure_cb),
                         on_success=jobs.on_success_cb)
-    make_worker([queue], connection).work(burst=True)
+    jobs.make_worker([queue], connection).work(burst=True)
     assert job.get_status() == JobStatus.FAILED
     assert callbacks(connection) == [{
         "kind": "failure", "job_id": job.id, "exc_type": "ValueError",
@@ -264,7 +235,7 @@ def test_failure_callback_gets_exception_type_value_and_traceback(connection, qu
 def test_failure_callback_for_a_timeout(connection, queue):
     job = queue.enqueue(jobs.sleep_for, 60, job_timeout=1,
                         on_failure="tests.engine.jobs_worker.on_failure_cb")
-    make_worker([queue], connection).work(burst=True)
+    jobs.make_worker([queue], connection).work(burst=True)
     [call] = callbacks(connection)
     assert (call["kind"], call["job_id"], call["exc_type"]) == (
         "failure", job.id, "JobTimeoutException")
@@ -273,7 +244,7 @@ def test_failure_callback_for_a_timeout(connection, queue):
 def test_success_callback_that_raises_fails_the_job(connection, queue):
     job = queue.enqueue(jobs.add, 1, 1, on_success=jobs.on_success_raises)
     after = queue.enqueue(jobs.add, 2, 2)
-    make_worker([queue], connection).work(burst=True)
+    jobs.make_worker([queue], connection).work(burst=True)
     job.refresh()
     assert job.get_status() == JobStatus.FAILED
     assert "success callback exploded" in job.exc_info
@@ -284,8 +255,8 @@ def test_success_callback_that_raises_fails_the_job(connection, queue):
 
 
 def test_non_burst_worker_picks_up_a_later_job_and_stops_on_request(connection, queue):
-    worker = make_worker([queue], connection)
-    with in_thread(worker) as outcome:
+    worker = jobs.make_worker([queue], connection)
+    with jobs.in_thread(worker) as outcome:
         wait_until(lambda: listed(connection, worker.name))
         assert "processed" not in outcome  # still waiting: the queue is empty
         job = queue.enqueue(jobs.add, 7, 8)
@@ -295,8 +266,8 @@ def test_non_burst_worker_picks_up_a_later_job_and_stops_on_request(connection, 
 
 
 def test_worker_all_lists_a_live_worker_only(connection, queue):
-    worker = make_worker([queue, "other"], connection, name="listed-worker")
-    with in_thread(worker):
+    worker = jobs.make_worker([queue, "other"], connection, name="listed-worker")
+    with jobs.in_thread(worker):
         info = wait_until(lambda: listed(connection, "listed-worker"))
         assert info.queue_names == ["default", "other"]
         assert info.pid == os.getpid()
@@ -306,8 +277,8 @@ def test_worker_all_lists_a_live_worker_only(connection, queue):
 
 
 def test_worker_all_shows_an_idle_worker_as_idle(connection, queue):
-    worker = make_worker([queue], connection, name="idle-worker")
-    with in_thread(worker):
+    worker = jobs.make_worker([queue], connection, name="idle-worker")
+    with jobs.in_thread(worker):
         wait_until(lambda: listed(connection, "idle-worker"))
         wait_until(lambda: listed(connection, "idle-worker").state == "idle", timeout=3,
                    message="a waiting worker is not reported idle")
@@ -315,8 +286,8 @@ def test_worker_all_shows_an_idle_worker_as_idle(connection, queue):
 
 def test_worker_record_shows_current_job_while_busy(connection, queue):
     job = queue.enqueue(jobs.wait_for_key, "jqtest:release")
-    worker = make_worker([queue], connection, name="busy-worker")
-    with in_thread(worker):
+    worker = jobs.make_worker([queue], connection, name="busy-worker")
+    with jobs.in_thread(worker):
         info = wait_until(lambda: (i := listed(connection, "busy-worker"))
                           and i.current_job_id and i)
         assert info.current_job_id == job.id
@@ -334,8 +305,8 @@ def test_worker_record_shows_current_job_while_busy(connection, queue):
 
 def test_successful_and_failed_counts(connection, queue):
     # worker_ttl=2: the record (counts included) is refreshed every 0.5 s
-    worker = make_worker([queue], connection, name="counting-worker", worker_ttl=2)
-    with in_thread(worker):
+    worker = jobs.make_worker([queue], connection, name="counting-worker", worker_ttl=2)
+    with jobs.in_thread(worker):
         wait_until(lambda: listed(connection, "counting-worker"))
         for i in range(3):
             queue.enqueue(jobs.add, i, i)
