@@ -221,8 +221,10 @@ class Worker:
         if socket_timeout:
             timeout = max(0.1, min(timeout, socket_timeout - 0.5))
         notify_keys = [keys.notify(name) for name in self.queue_names]
-        self._interruptible = True
+        self._interruptible = True  # from here a signal raises ShutdownRequested...
         try:
+            if self._stop_requested:  # ...and one that came just before is seen here
+                return
             self._call_until_done(lambda: self.connection.blpop(notify_keys, timeout=timeout))
         except ShutdownRequested:
             pass

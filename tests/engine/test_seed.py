@@ -11,6 +11,7 @@ the test server's: real clients, real server.
 from __future__ import annotations
 
 import ast
+import os
 import re
 import socket
 import sys
@@ -40,7 +41,10 @@ IMPORT_RQ = re.compile(r"^(\s*(?:from|import)\s+)rq\b", re.M)
 TYPO_CONNECTION = ("connection=redis)", "connection=connection)")
 TYPO_PERCENT = ("' $ job", "' % job")
 
-pytestmark = pytest.mark.skipif(not SEED.exists(), reason=f"seed page {SEED} not found")
+# Outside this repository's layout (an sdist) the page may be absent; CI always has it.
+pytestmark = pytest.mark.skipif(
+    not SEED.exists() and not os.environ.get("CI"), reason=f"seed page {SEED} not found"
+)
 
 FETCH, CURRENT_JOB, META, TTL, FAILED = range(5)
 
