@@ -23,6 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     work.add_argument("--worker-ttl", type=float)
     work.add_argument("--maintenance-interval", type=float, default=1.0)
     work.add_argument("--serializer")
+    work.add_argument("--max-lost-attempts", type=int, default=3,
+                      help="a job whose worker died this many times goes to failed")
     work.add_argument("--path", action="append", default=[], help="prepend to sys.path")
     work.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -44,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     worker = Worker(queues, connection=connection, name=args.name,
                     worker_ttl=args.worker_ttl or DEFAULT_WORKER_TTL,
                     maintenance_interval=args.maintenance_interval,
-                    serializer=args.serializer)
+                    serializer=args.serializer, max_lost_attempts=args.max_lost_attempts)
     worker.work(burst=args.burst, max_jobs=args.max_jobs)
     return 0
 

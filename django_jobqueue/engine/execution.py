@@ -16,7 +16,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import scripts
-from .exceptions import JobTimeoutException, SerializationError, StopRequested
+from .exceptions import (
+    DeserializationError,
+    JobTimeoutException,
+    SerializationError,
+    StopRequested,
+)
 from .job import DEFAULT_RESULT_TTL, DEFAULT_TIMEOUT, Job
 from .results import RESULTS_KEPT, Result
 from .serializers import PickleSerializer
@@ -59,11 +64,15 @@ def perform(job: Job, keep_alarm_handler: bool = False) -> Outcome:
     try:
         func, args, kwargs = job.func, job.args, job.kwargs
     except Exception as exc:
+        hint = ""
+        if isinstance(exc, ImportError | AttributeError):
+            hint = (" (is its module importable by the worker: its working directory, "
+                    "PYTHONPATH or --path?)")
         return Outcome(
             ok=False, started=started, ended=time.time(), exception=exc, retryable=False,
             exc_info=(
-                f"Cannot load job {job.id} ({job.func_name}): {type(exc).__name__}: {exc}\n\n"
-                + traceback.format_exc()
+                f"Cannot load job {job.id} ({job.func_name}){hint}: {type(exc).__name__}: "
+                f"{exc}\n\n" + traceback.format_exc()
             ),
         )
     timeout = job.timeout if job.timeout is not None else DEFAULT_TIMEOUT
@@ -120,6 +129,8 @@ def run_callbacks(job: Job, outcome: Outcome) -> Outcome:
     """
     try:
         callback = job.success_callback if outcome.ok else job.failure_callback
+    except DeserializationError:
+        return outcome  # the call data itself is unreadable: the outcome already says why
     except Exception:
         logger.exception("job %s: cannot load its callback", job.id)
         return outcome

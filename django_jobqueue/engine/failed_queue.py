@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import keys, scripts
 from .connections import resolve_connection
-from .exceptions import NoSuchJobError
+from .exceptions import InvalidJobOperation, NoSuchJobError
 from .job import Job, requeue_jobs
 from .registry import FailedJobRegistry
 from .results import RESULTS_KEPT, Result
@@ -70,6 +70,10 @@ class FailedQueue:
         )[0])
         if reply == "missing":
             raise NoSuchJobError(f"No such job: {job.id} (save() it before quarantine)")
+        if reply == "status:started":
+            raise InvalidJobOperation(
+                f"Job {job.id} is running: its worker records its outcome (stop it first)"
+            )
         job.set_status(reply)
         job.exc_info = exc_text
         return job

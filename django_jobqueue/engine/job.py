@@ -148,6 +148,8 @@ class Job:
         job.origin = origin
         job._status = JobStatus(status) if status else None
         job.timeout = parse_duration(timeout, "job_timeout")
+        if job.timeout == 0:
+            raise ValueError("job_timeout 0 is not allowed: use -1 for no timeout")
         job.result_ttl = parse_duration(result_ttl, "result_ttl")
         job.failure_ttl = parse_duration(failure_ttl, "failure_ttl")
         job.ttl = parse_duration(ttl, "ttl")

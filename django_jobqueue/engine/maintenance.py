@@ -64,7 +64,8 @@ class Maintenance(threading.Thread):
                 job_id, queue, *worker.describe(),
             )
             for name in names:
-                scripts.get("recover").add_to(pipe, name, "expired", RECOVER_BATCH, "", "")
+                scripts.get("recover").add_to(pipe, name, "expired", RECOVER_BATCH, "", "",
+                                              worker.max_lost_attempts)
         if now >= self._next_cleanup:
             self._next_cleanup = now + CLEANUP_EVERY
             stamp = f"({time.time()}"
@@ -84,9 +85,13 @@ class Maintenance(threading.Thread):
         moved = int(replies[0])
         if heartbeat:
             recovered = replies[2:2 + len(names)]
-            count = sum(int(r[0]) + int(r[1]) for r in recovered)
-            if count:
-                logger.warning("worker %s: took back %d job(s) from lost workers",
-                               worker.name, count)
-                moved += count
+            for name, reply in zip(names, recovered, strict=True):
+                requeued, failed, ids = int(reply[0]), int(reply[1]), reply[2:]
+                if ids:
+                    logger.warning(
+                        "worker %s: took back job(s) %s of %s from lost workers: %d requeued, "
+                        "%d failed", worker.name, ", ".join(i.decode() for i in ids), name,
+                        requeued, failed,
+                    )
+                moved += requeued + failed
         return moved

@@ -95,10 +95,8 @@ class StartedJobRegistry(BaseRegistry):
 
     def cleanup(self, timestamp: float | None = None) -> int:
         """Take back jobs whose worker stopped heartbeating (see the worker's recovery)."""
-        requeued, failed = scripts.get("recover")(
-            self.connection, self.name, "expired", 1000, "", ""
-        )
-        return int(requeued) + int(failed)
+        reply = scripts.get("recover")(self.connection, self.name, "expired", 1000, "", "", 3)
+        return int(reply[0]) + int(reply[1])
 
 
 class FinishedJobRegistry(BaseRegistry):

@@ -141,7 +141,8 @@ def unsign(blob: bytes, context: bytes = b"") -> bytes:
     if not hmac.compare_digest(blob[1 : 1 + _DIGEST_SIZE], _digest(context, data)):
         raise InvalidSignature(
             "Stored payload's signature does not match: it was tampered with, or signed with "
-            "another key; it was not deserialized"
+            "another key (the enqueuing code and the workers must share the signing key: "
+            "JOBQUEUE_SIGNING_KEY or set_signing_key()); it was not deserialized"
         )
     return data
 

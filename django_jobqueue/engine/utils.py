@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import re
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -30,8 +31,7 @@ def import_attribute(name: str) -> Any:
 
 
 def to_timestamp(value: datetime) -> float:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)  # naive datetimes are taken as UTC, as RQ does
+    """Epoch seconds; a naive datetime is local time (``datetime.timestamp()``), as in RQ."""
     return value.timestamp()
 
 
@@ -55,9 +55,12 @@ def parse_duration(value: Any, what: str) -> int | None:
     if isinstance(value, bool):
         raise ValueError(f"{what} must be a number of seconds, not {value!r}")
     if isinstance(value, timedelta):
-        return int(value.total_seconds())
-    if isinstance(value, int | float):
-        return int(value)
+        value = value.total_seconds()
+    if isinstance(value, float):
+        # a fraction of a second rounds up: 0.5 must not become 0 (which means "no limit")
+        return math.ceil(value) if value > 0 else int(value)
+    if isinstance(value, int):
+        return value
     if isinstance(value, str):
         match = re.fullmatch(r"\s*(-?\d+)\s*([smhd]?)\s*", value.lower())
         if match:

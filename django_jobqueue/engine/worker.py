@@ -55,6 +55,7 @@ class Worker:
         serializer: Any = None,
         wait_timeout: float = 5.0,
         max_backoff: float = 5.0,
+        max_lost_attempts: int = 3,
         **_: Any,
     ) -> None:
         if isinstance(queues, Queue | str):
@@ -81,6 +82,8 @@ class Worker:
         self.maintenance_interval = maintenance_interval
         self.wait_timeout = wait_timeout
         self.max_backoff = max_backoff
+        #: a job whose worker died this many times goes to failed instead of running again
+        self.max_lost_attempts = max_lost_attempts
         self.successful_job_count = 0
         self.failed_job_count = 0
         self.total_working_time = 0.0
@@ -209,17 +212,27 @@ class Worker:
         else:  # args[3] is the recorded error (the return value may not have serialized)
             self.failed_job_count += 1
             lines = str(args[3]).strip().splitlines() or ["(no error text)"]
-            result = "failed: " + lines[-1][:200]
+            retries = f" ({job.retries_left} retries left)" if job.retries_left else ""
+            logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
+                           outcome.duration * 1000, retries, lines[-1][:200])
+            self._state = "idle"
+            return
         logger.info("job %s %s %s in %.1f ms", job_id, job.func_name, result,
                     outcome.duration * 1000)
         self._state = "idle"
 
+    def blocking_wait_timeout(self) -> float:
+        """The idle wait, ended before the client's own socket timeout would cut it off
+        (redis-py 8 sets one by default, reported as ``orig_socket_timeout``)."""
+        options = self.connection.get_connection_kwargs()
+        socket_timeout = options.get("socket_timeout") or options.get("orig_socket_timeout")
+        if socket_timeout:
+            return max(0.1, min(self.wait_timeout, socket_timeout - 1))
+        return self.wait_timeout
+
     def _wait_for_work(self) -> None:
         """Block (no polling) until some queue gets a job, or the wait times out."""
-        timeout = self.wait_timeout
-        socket_timeout = self.connection.get_connection_kwargs().get("socket_timeout")
-        if socket_timeout:
-            timeout = max(0.1, min(timeout, socket_timeout - 0.5))
+        timeout = self.blocking_wait_timeout()
         notify_keys = [keys.notify(name) for name in self.queue_names]
         self._interruptible = True  # from here a signal raises ShutdownRequested...
         try:

@@ -147,3 +147,8 @@ def alive_until(proc: subprocess.Popen, until: float) -> bool:
     """wait_until predicate: the process must stay alive until the monotonic time ``until``."""
     assert proc.poll() is None, f"worker exited with {proc.returncode}"
     return time.monotonic() >= until
+
+
+def kill_own_process() -> None:
+    """A job that takes its worker down with it (like a segfault or an OOM kill)."""
+    os._exit(1)

@@ -188,3 +188,12 @@ def on_failure_cb(job, connection, exc_type, exc_value, traceback):
 
 def on_success_raises(job, connection, result):
     raise RuntimeError("success callback exploded")
+
+
+def block_until(key, limit):
+    """Stay in progress until ``key`` exists in Redis (bounded by ``limit`` seconds)."""
+    conn = _connection()
+    deadline = time.monotonic() + limit
+    while not conn.exists(key) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return bool(conn.exists(key))

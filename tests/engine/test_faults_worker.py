@@ -14,6 +14,7 @@ from django_jobqueue import Job, JobStatus
 from tests.engine.jobs_faults import (
     blocked_in_blpop,
     has_started,
+    kill_own_process,
     release,
     run_count,
     tracked,
@@ -182,3 +183,24 @@ def test_sigterm_idle_worker_exits_promptly(connection, fq, workers):
     assert proc.returncode == 0
     assert "wq" not in worker_names(connection)  # it deregistered on the way out
     assert where(connection, job.id) == ["finished"]
+
+
+def test_job_that_kills_every_worker_goes_to_failed_after_three_and_the_queue_moves_on(
+    connection, fq, workers
+):
+    poison = fq.enqueue(kill_own_process)
+    healthy = fq.enqueue(tracked, "after-poison")
+    for attempt in range(1, 4):  # each worker takes the poison job (back) first and dies
+        proc = workers.start(f"victim{attempt}")
+        wait_until(lambda p=proc: p.poll() is not None, timeout=15,
+                   message=f"worker {attempt} did not die\n{workers.logs()}")
+        assert proc.returncode == 1
+    survivor = workers.start("survivor")
+    wait_until(lambda: _status(poison) == JobStatus.FAILED, timeout=15,
+               message=f"poison job never failed\n{workers.logs()}")
+    assert "workers lost running it: 3" in poison.exc_info
+    assert poison.lost_count == 3
+    assert where(connection, poison.id) == ["failed"]
+    wait_until(lambda: _status(healthy) == JobStatus.FINISHED, timeout=15)
+    assert survivor.poll() is None
+    assert poison.id in workers.log("survivor")  # the take-back names the job

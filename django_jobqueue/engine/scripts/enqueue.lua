@@ -28,7 +28,7 @@ for j = 1, count do
     if status then
       -- a finished/failed/canceled job with the same id is replaced, never left in two places
       remove_everywhere(old[2], id)
-      redis.call('DEL', jkey)
+      redis.call('DEL', jkey, k_results(id))
     end
     local waiting = false
     for dep in string.gmatch(deps, '[^,]+') do

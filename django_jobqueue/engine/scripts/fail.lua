@@ -14,6 +14,9 @@ local function record()
     return 'missing'
   end
   if worker == '' then
+    if redis.call('HGET', jkey, 'status') == 'started' then
+      return 'status:started'  -- a running job is its worker's to record
+    end
     remove_everywhere(queue, id)
   elseif claim(jkey, id, queue, worker) then
     redis.call('ZREM', k_started(queue), id)
