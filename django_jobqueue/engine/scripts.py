@@ -100,28 +100,6 @@ def get(name: str) -> LuaScript:
 Call = tuple[LuaScript, Sequence[Any]]
 
 
-def execute(client: Any, calls: Sequence[Call]) -> list[Any]:
-    """Run several script calls in one round trip and return their replies in order.
-
-    A call that finds its script missing (Redis restarted, SCRIPT FLUSH) had no effect, so it
-    alone is run again after loading; the others are not repeated.
-    """
-    if len(calls) == 1:
-        script, args = calls[0]
-        return [script(client, *args)]
-    pipe = client.pipeline(transaction=False)
-    for script, args in calls:
-        script.add_to(pipe, *args)
-    replies = pipe.execute(raise_on_error=False)
-    for index, reply in enumerate(replies):
-        if isinstance(reply, NoScriptError):
-            script, args = calls[index]
-            replies[index] = script(client, *args)
-        elif isinstance(reply, Exception):
-            raise reply
-    return replies
-
-
 def stream(client: Any, script: LuaScript, batches: Sequence[Sequence[Any]]) -> list[Any]:
     """Call one script once per batch in a single write and read every reply at the end:
     one round trip for any number of batches."""

@@ -53,16 +53,23 @@ def _hold_job(connection, fq, workers, name: str, tag: str, **options) -> tuple:
 # --------------------------------------------------------------------------- SIGKILL
 
 
-def test_sigkill_busy_worker_its_job_is_taken_back_and_finished(connection, fq, workers):
-    dead, job = _hold_job(connection, fq, workers, "wa", "k1")
+def _kill_busy_worker(connection, fq, workers, tag: str, ends_in: str, **options) -> tuple:
+    """Worker wa holds a job, wb is live; SIGKILL wa and watch the job reach ``ends_in``,
+    in exactly one place at every observation. Returns (job, places seen)."""
+    dead, job = _hold_job(connection, fq, workers, "wa", tag, **options)
     workers.start("wb")
     wait_until(lambda: "wb" in worker_names(connection), timeout=15)
 
     dead.send_signal(signal.SIGKILL)
     dead.wait(timeout=10)
     seen: list[str] = []
-    wait_until(lambda: _exactly_one_place(connection, job.id, seen) == "finished", timeout=20,
-               message=f"job not finished after its worker died\n{workers.logs()}")
+    wait_until(lambda: _exactly_one_place(connection, job.id, seen) == ends_in, timeout=20,
+               message=f"job not {ends_in} after its worker died\n{workers.logs()}")
+    return job, seen
+
+
+def test_sigkill_busy_worker_its_job_is_taken_back_and_finished(connection, fq, workers):
+    job, seen = _kill_busy_worker(connection, fq, workers, "k1", "finished")
 
     assert _status(job) == JobStatus.FINISHED
     assert job.return_value() == "k1:2"
@@ -76,15 +83,8 @@ def test_sigkill_busy_worker_its_job_is_taken_back_and_finished(connection, fq, 
 
 
 def test_sigkill_busy_worker_on_worker_lost_fail_ends_failed(connection, fq, workers):
-    dead, job = _hold_job(connection, fq, workers, "wa", "k2", on_worker_lost="fail")
-    workers.start("wb")
-    wait_until(lambda: "wb" in worker_names(connection), timeout=15)
-
-    dead.send_signal(signal.SIGKILL)
-    dead.wait(timeout=10)
-    seen: list[str] = []
-    wait_until(lambda: _exactly_one_place(connection, job.id, seen) == "failed", timeout=20,
-               message=f"job never failed after its worker died\n{workers.logs()}")
+    job, seen = _kill_busy_worker(connection, fq, workers, "k2", "failed",
+                                  on_worker_lost="fail")
 
     assert _status(job) == JobStatus.FAILED
     assert "WorkerLost" in job.exc_info
