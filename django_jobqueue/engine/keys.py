@@ -31,7 +31,8 @@ LAYOUT: dict[str, str] = {
 
 REGISTRY_KINDS = ("started", "finished", "failed", "deferred", "scheduled", "canceled")
 
-_prefix = os.environ.get("JOBQUEUE_KEY_PREFIX", "jq:")
+DEFAULT_PREFIX = "jq:"
+_prefix = os.environ.get("JOBQUEUE_KEY_PREFIX", DEFAULT_PREFIX)
 
 
 def prefix() -> str:

@@ -1,0 +1,33 @@
+"""The Django app: applies settings to the engine and registers the system checks."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+
+class DjangoJobqueueConfig(AppConfig):
+    name = "django_jobqueue"
+    verbose_name = "Job queue"
+    default_auto_field = "django.db.models.AutoField"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401 (registers the checks)
+
+        apply_settings()
+        setting_changed.connect(_on_setting_changed)
+
+
+def apply_settings() -> None:
+    """Signing key (from SECRET_KEY unless set) and key prefix for the engine."""
+    from . import clients, conf
+    from .engine import keys, serializers
+
+    serializers.set_signing_key(conf.signing_key())
+    keys.set_prefix(conf.key_prefix())
+    clients.reset()
+
+
+def _on_setting_changed(setting: str, **_: object) -> None:
+    if setting in ("JOBQUEUE", "SECRET_KEY", "CACHES"):
+        apply_settings()

