@@ -15,6 +15,7 @@ LAYOUT: dict[str, str] = {
     "queues": "queues",  # set of known queue names
     "seq": "seq",  # counter giving FIFO order within one priority
     "workers": "workers",  # zset: worker name -> last heartbeat
+    "suspended": "suspended",  # present while workers are suspended (may expire)
     "queue": "queue:{}",  # zset of queued job ids, scored by priority then FIFO
     "notify": "notify:{}",  # list holding at most one wake-up token for blocked workers
     "job": "job:{}",  # hash: one job's fields
@@ -54,6 +55,10 @@ def queues() -> str:
 
 def workers() -> str:
     return _prefix + _HEAD["workers"]
+
+
+def suspended() -> str:
+    return _prefix + _HEAD["suspended"]
 
 
 def seq() -> str:

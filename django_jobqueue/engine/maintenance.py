@@ -54,6 +54,7 @@ class Maintenance(threading.Thread):
         now = time.monotonic()
         names = [q.name for q in worker.queues]
         pipe = worker.connection.pipeline(transaction=False)
+        pipe.exists(keys.suspended())
         scripts.get("schedule").add_to(pipe, SCHEDULE_BATCH, *names)
         heartbeat = force or now >= self._next_heartbeat
         if heartbeat:
@@ -82,9 +83,10 @@ class Maintenance(threading.Thread):
                 return self.tick(force=force)
             if isinstance(reply, Exception):
                 raise reply
-        moved = int(replies[0])
+        worker.set_suspended(bool(replies[0]))
+        moved = int(replies[1])
         if heartbeat:
-            recovered = replies[2:2 + len(names)]
+            recovered = replies[3:3 + len(names)]
             for name, reply in zip(names, recovered, strict=True):
                 requeued, failed, ids = int(reply[0]), int(reply[1]), reply[2:]
                 if ids:

@@ -96,6 +96,8 @@ class Worker:
         self._interruptible = False  # a signal may raise into the job or the blocking wait
         self._maintenance: Maintenance | None = None
         self._channel = Channel(self.connection)
+        self._suspended = False
+        self._resumed = threading.Event()
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.name for q in self.queues]})"
@@ -114,6 +116,25 @@ class Worker:
 
     def get_state(self) -> str:
         return self._state
+
+    def set_suspended(self, suspended: bool) -> None:
+        """Called by the maintenance thread with what Redis says (see suspension.py)."""
+        if suspended != self._suspended:
+            logger.warning("worker %s: %s", self.name,
+                           "suspended: no new jobs until resumed" if suspended else "resumed")
+            self._suspended = suspended
+            if suspended:
+                self._resumed.clear()
+            else:
+                self._resumed.set()
+
+    def before_job(self, job: Job) -> None:
+        """Hook: runs in the worker before each job (the Django layer closes stale database
+        connections and sends job_started here)."""
+
+    def after_job(self, job: Job, outcome: Outcome, succeeded: bool) -> None:
+        """Hook: runs after each job and its callbacks, before its outcome is written (which
+        goes with the worker's next request)."""
 
     def current_job_ids(self) -> tuple[str, str]:
         return self._current
@@ -145,7 +166,12 @@ class Worker:
         logger.info("worker %s: serving %s", self.name, ", ".join(self.queue_names))
         try:
             while not self._stop_requested:
-                wants_job = max_jobs is None or processed < max_jobs
+                if self._suspended and not self._pending:
+                    if burst:
+                        break
+                    self._resumed.wait(timeout=self.maintenance_interval)
+                    continue
+                wants_job = (max_jobs is None or processed < max_jobs) and not self._suspended
                 take = [self.worker_ttl, *self.queue_names] if wants_job else []
                 if self._pending:
                     script, args = self._pending
@@ -161,6 +187,8 @@ class Worker:
                 else:
                     break
                 if not wants_job:
+                    if self._suspended:
+                        continue  # the outcome in hand is recorded; now wait for resume
                     break
                 if reply:
                     self._run(reply)
@@ -197,6 +225,7 @@ class Worker:
                               exc_info=f"Corrupt job {job_id} in Redis: "
                                        f"{type(exc).__name__}: {exc}")
         else:
+            self._call_hook(self.before_job, job)
             self._interruptible = True
             try:
                 outcome = perform(job, keep_alarm_handler=True)
@@ -204,6 +233,7 @@ class Worker:
                 self._interruptible = False
             outcome = run_callbacks(job, outcome)
         self._pending = record_call(job, outcome, self.name, self.default_result_ttl)
+        self._call_hook(self.after_job, job, outcome, self._pending[0] is scripts.get("finish"))
         self.total_working_time += outcome.duration
         script, args = self._pending
         if script is scripts.get("finish"):
@@ -229,6 +259,12 @@ class Worker:
         if socket_timeout:
             return max(0.1, min(self.wait_timeout, socket_timeout - 1))
         return self.wait_timeout
+
+    def _call_hook(self, hook: Any, *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:  # a hook must never take the worker down
+            logger.exception("worker %s: %s raised", self.name, hook.__name__)
 
     def _wait_for_work(self) -> None:
         """Block (no polling) until some queue gets a job, or the wait times out."""
