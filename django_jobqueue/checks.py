@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from django.conf import settings
 from django.core.checks import Error, register
@@ -61,6 +61,11 @@ def _check_connection(name: str, options: Any) -> list[Error]:
         if scheme not in URL_SCHEMES:
             errors.append(_error(f"{where} URL {options['URL']!r} is not a Redis URL.",
                                  "Use redis://, rediss:// or unix://.", 5))
+    query = parse_qs(urlparse(str(options.get("URL", ""))).query)
+    decoded = query.get("decode_responses", ["0"])[-1].lower() not in ("0", "false", "no", "")
+    if (options.get("OPTIONS") or {}).get("decode_responses") or decoded:
+        errors.append(_error(f"{where} decodes responses; job payloads are binary.",
+                             "Remove decode_responses.", 13))
     if "SENTINELS" in options and not options.get("MASTER_NAME"):
         errors.append(_error(f"{where} sets SENTINELS without MASTER_NAME.",
                              "Name the master the sentinels watch.", 10))

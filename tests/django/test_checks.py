@@ -33,6 +33,10 @@ def test_a_good_setting_passes():
     ({"CONNECTIONS": {"default": {"SENTINELS": [("h", 26379)]}}}, "django_jobqueue.E010"),
     ({"CONNECTIONS": {"default": {"USE_REDIS_CACHE": "nocache"}}}, "django_jobqueue.E011"),
     ({**GOOD, "QUEUES": {"bad name": {}}}, "django_jobqueue.E012"),
+    ({"CONNECTIONS": {"default": {"URL": "redis://x", "OPTIONS": {"decode_responses": True}}}},
+     "django_jobqueue.E013"),
+    ({"CONNECTIONS": {"default": {"URL": "redis://x/0?decode_responses=true"}}},
+     "django_jobqueue.E013"),
 ])
 def test_each_bad_setting_has_its_check_id(config, expected):
     assert expected in ids(config)
