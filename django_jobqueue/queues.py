@@ -7,10 +7,10 @@ from typing import Any
 from django.db import connections as databases
 from django.db import transaction
 
-from . import clients, conf
+from . import clients, conf, signals
+from .djangoworker import DjangoWorker
 from .engine.job import Job
 from .engine.queue import Queue
-from .engine.worker import Worker
 
 
 class DjangoQueue(Queue):
@@ -33,14 +33,25 @@ class DjangoQueue(Queue):
 
     def _enqueue_jobs(self, jobs: list[tuple[Job, bool]], due: float | None = None,
                       pipeline: Any = None) -> list[Job]:
-        alias = _open_transaction() if self.commit_mode == "on_commit" else None
-        if alias is None or pipeline is not None or not self.is_async:
+        if pipeline is not None:  # reaches Redis when the caller executes it: no signal
             return super()._enqueue_jobs(jobs, due=due, pipeline=pipeline)
+        alias = _open_transaction() if self.commit_mode == "on_commit" else None
+        if alias is None or not self.is_async:
+            return self._enqueue_now(jobs, due)
         for job, _ in jobs:
             job.stored_fields()  # bad arguments fail here, at the call, not at the commit
             job.origin = self.name
-        transaction.on_commit(lambda: Queue._enqueue_jobs(self, jobs, due=due), using=alias)
+        transaction.on_commit(lambda: self._enqueue_now(jobs, due), using=alias)
         return [job for job, _ in jobs]
+
+    def _enqueue_now(self, jobs: list[tuple[Job, bool]], due: float | None) -> list[Job]:
+        """Enqueue, then send ``job_enqueued`` for each job that reached Redis (a duplicate
+        job id returns the existing job, which was not enqueued again)."""
+        enqueued = Queue._enqueue_jobs(self, jobs, due=due)
+        for (job, _), result in zip(jobs, enqueued, strict=True):
+            if result is job:
+                signals.send(signals.job_enqueued, sender=type(self), job=job, queue=self)
+        return enqueued
 
 
 def _open_transaction() -> str | None:
@@ -77,8 +88,9 @@ def enqueue(func: Any, *args: Any, **kwargs: Any) -> Job:
     return get_queue("default").enqueue(func, *args, **kwargs)
 
 
-def get_worker(*queue_names: str, **options: Any) -> Worker:
-    """A worker for the named queues (strict priority in that order; default: ``default``).
+def get_worker(*queue_names: str, **options: Any) -> DjangoWorker:
+    """A DjangoWorker for the named queues (strict priority in that order; default:
+    ``default``).
 
     The queues must share one connection: a worker blocks on one Redis.
     """
@@ -88,4 +100,4 @@ def get_worker(*queue_names: str, **options: Any) -> Worker:
         raise ValueError(
             f"One worker serves queues of one connection; these use {', '.join(sorted(names))}"
         )
-    return Worker(queues, connection=queues[0].connection, **options)
+    return DjangoWorker(queues, connection=queues[0].connection, **options)

@@ -1,0 +1,139 @@
+"""``manage.py jobqueue stats|requeue|empty|suspend|resume|enqueue``: operate the queues of
+``JOBQUEUE`` from a shell."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+from django.utils.module_loading import import_string
+
+from ... import clients, conf
+from ...engine import suspension
+from ...engine.exceptions import InvalidJobOperation, NoSuchJobError
+from ...engine.job import Job
+from ...engine.worker import Worker
+from ...queues import get_queue
+from .. import queue_connection, unreachable
+
+REGISTRIES = ("started", "finished", "failed", "deferred", "scheduled", "canceled")
+
+
+class Command(BaseCommand):
+    help = "Inspect and operate the job queues: stats, requeue, empty, suspend, resume, enqueue."
+
+    def add_arguments(self, parser: Any) -> None:
+        sub = parser.add_subparsers(dest="action", required=True, metavar="action")
+        stats = sub.add_parser("stats", help="job counts and workers per queue")
+        stats.add_argument("--json", action="store_true", help="print JSON")
+        requeue = sub.add_parser("requeue", help="put failed jobs back on their queue")
+        requeue.add_argument("--queue", help="only this queue's failed jobs")
+        requeue.add_argument("--all", action="store_true", help="every failed job")
+        requeue.add_argument("job_ids", nargs="*", metavar="ID")
+        empty = sub.add_parser("empty", help="delete every queued job of a queue")
+        empty.add_argument("queue")
+        suspend = sub.add_parser("suspend", help="workers take no new job until resumed")
+        suspend.add_argument("--duration", type=float, help="seconds (default: until resume)")
+        sub.add_parser("resume", help="end a suspension")
+        enqueue = sub.add_parser("enqueue", help="enqueue dotted.path(args); prints the job id")
+        enqueue.add_argument("func", metavar="dotted.path")
+        enqueue.add_argument("call_args", nargs="*", metavar="arg",
+                             help="JSON literals, else strings")
+        enqueue.add_argument("--queue", default="default")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        action = options["action"]
+        try:
+            for name in self._connections(options):
+                problem = unreachable(name)
+                if problem:
+                    raise CommandError(problem)
+            getattr(self, f"do_{action}")(options)
+        except KeyError as exc:  # an unknown queue or connection: the message names them
+            raise CommandError(exc.args[0] if exc.args else str(exc)) from None
+
+    def _connections(self, options: dict[str, Any]) -> list[str]:
+        queue = options.get("queue")
+        names = [queue] if queue else list(conf.queues())
+        return sorted({queue_connection(name) for name in names})
+
+    def do_stats(self, options: dict[str, Any]) -> None:
+        stats = {name: queue_stats(name) for name in conf.queues()}
+        if options["json"]:
+            self.stdout.write(json.dumps(stats, indent=2, sort_keys=True))
+            return
+        columns = ["queued", *REGISTRIES, "workers"]
+        width = max(len("queue"), *(len(name) for name in stats))
+        self.stdout.write("queue".ljust(width) + "".join(f"{c:>11}" for c in columns))
+        for name, counts in stats.items():
+            self.stdout.write(name.ljust(width) + "".join(f"{counts[c]:>11}" for c in columns))
+
+    def do_requeue(self, options: dict[str, Any]) -> None:
+        if options["all"] == bool(options["job_ids"]):
+            raise CommandError("Give either --all or one or more job ids")
+        names = [options["queue"]] if options["queue"] else list(conf.queues())
+        if options["all"]:
+            total = sum(get_queue(name).failed_job_registry.requeue_all() for name in names)
+            self.stdout.write(f"Requeued {total} job(s)")
+            return
+        errors = []
+        done = 0
+        for job_id in options["job_ids"]:
+            try:
+                self._requeue_one(job_id, options["queue"])
+                done += 1
+            except (InvalidJobOperation, NoSuchJobError, ValueError) as exc:
+                errors.append(f"{job_id}: {exc}")
+        self.stdout.write(f"Requeued {done} job(s)")
+        if errors:
+            raise CommandError("Not requeued: " + "; ".join(errors))
+
+    def _requeue_one(self, job_id: str, queue_name: str | None) -> None:
+        if queue_name is None:
+            connection = clients.get_connection(queue_connection("default"))
+            queue_name = Job.fetch(job_id, connection=connection).origin
+            if queue_name not in conf.queues():
+                raise ValueError(f"its queue {queue_name!r} is not configured")
+        get_queue(queue_name).failed_job_registry.requeue(job_id)
+
+    def do_empty(self, options: dict[str, Any]) -> None:
+        removed = get_queue(options["queue"]).empty()
+        self.stdout.write(f"Removed {removed} job(s) from {options['queue']}")
+
+    def do_suspend(self, options: dict[str, Any]) -> None:
+        for name in self._connections(options):
+            suspension.suspend(clients.get_connection(name), options["duration"])
+        until = f" for {options['duration']:g} s" if options["duration"] else " until resumed"
+        self.stdout.write(f"Workers suspended{until}")
+
+    def do_resume(self, options: dict[str, Any]) -> None:
+        for name in self._connections(options):
+            suspension.resume(clients.get_connection(name))
+        self.stdout.write("Workers resumed")
+
+    def do_enqueue(self, options: dict[str, Any]) -> None:
+        try:
+            import_string(options["func"])
+        except ImportError as exc:
+            raise CommandError(f"Cannot import {options['func']}: {exc}") from None
+        job = get_queue(options["queue"]).enqueue(
+            options["func"], args=[parse_argument(a) for a in options["call_args"]])
+        self.stdout.write(job.id)
+
+
+def queue_stats(name: str) -> dict[str, int]:
+    queue = get_queue(name)
+    counts = {"queued": queue.count}
+    for kind in REGISTRIES:
+        counts[kind] = getattr(queue, f"{kind}_job_registry").count
+    counts["workers"] = Worker.count(connection=queue.connection, queue=queue)
+    return counts
+
+
+def parse_argument(text: str) -> Any:
+    """``3`` -> 3, ``[1, 2]`` -> [1, 2], ``"x"`` -> "x", ``hello`` -> "hello"."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
