@@ -33,22 +33,13 @@ class DjangoWorker(Worker):
                 signals.send(signals.job_finished, sender=type(self), job=job, worker=self,
                              outcome="finished", exc_info=None, result=outcome.return_value)
             else:
-                text = outcome.exc_info or self._recorded_error()
+                text = outcome.exc_info or ""
                 signals.send(signals.job_finished, sender=type(self), job=job, worker=self,
                              outcome="failed", exc_info=text, result=None)
                 signals.send(signals.job_failed, sender=type(self), job=job, worker=self,
                              exc_info=text, exception=outcome.exception)
         finally:
             _guarded(close_old_connections)
-
-    def _recorded_error(self) -> str:
-        """The error the engine records when the outcome has none of its own (a return value
-        that could not be serialized turns a success into a failure)."""
-        pending = getattr(self, "_pending", None)
-        try:
-            return str(pending[1][3]) if pending else ""
-        except (IndexError, TypeError):
-            return ""
 
 
 def _guarded(step: Callable[[], Any]) -> None:

@@ -161,8 +161,10 @@ def record_call(
     worker_name: str,
     default_result_ttl: int = DEFAULT_RESULT_TTL,
     stopped: bool = False,
-) -> Call:
-    """The script call that records this outcome (finish or fail) for the job's worker."""
+) -> tuple[Call, Outcome]:
+    """The script call that records this outcome (finish or fail) for the job's worker, and
+    the outcome it records (a success whose return value cannot be stored becomes a
+    failure)."""
     working_time = f"{outcome.duration:.6f}"
     if outcome.ok:
         try:
@@ -178,7 +180,7 @@ def record_call(
         else:
             ttl = job.result_ttl if job.result_ttl is not None else default_result_ttl
             args = [job.id, job.origin, worker_name, entry, ttl, RESULTS_KEPT, working_time]
-            return scripts.get("finish"), args
+            return (scripts.get("finish"), args), outcome
     result_type = Result.Type.STOPPED if stopped else Result.Type.FAILED
     try:
         entry = Result.payload(job.serializer, result_type, None, outcome.exc_info,
@@ -191,4 +193,4 @@ def record_call(
         "1" if outcome.retryable and not stopped else "", "stopped" if stopped else "failed",
         working_time,
     ]
-    return scripts.get("fail"), args
+    return (scripts.get("fail"), args), outcome

@@ -13,7 +13,7 @@ def run_inline(job: Job, worker_name: str) -> Job:
     Status, result, meta and ``get_current_job()`` behave exactly as under a worker.
     """
     outcome = run_callbacks(job, perform(job))
-    script, args = record_call(job, outcome, worker_name)
+    (script, args), outcome = record_call(job, outcome, worker_name)
     outcome_reply = script(job.connection, *args)[0]
     try:
         job.refresh()

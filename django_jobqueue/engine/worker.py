@@ -232,16 +232,15 @@ class Worker:
             finally:
                 self._interruptible = False
             outcome = run_callbacks(job, outcome)
-        self._pending = record_call(job, outcome, self.name, self.default_result_ttl)
-        self._call_hook(self.after_job, job, outcome, self._pending[0] is scripts.get("finish"))
+        self._pending, outcome = record_call(job, outcome, self.name, self.default_result_ttl)
+        self._call_hook(self.after_job, job, outcome, outcome.ok)
         self.total_working_time += outcome.duration
-        script, args = self._pending
-        if script is scripts.get("finish"):
+        if outcome.ok:
             self.successful_job_count += 1
             result = "finished"
-        else:  # args[3] is the recorded error (the return value may not have serialized)
+        else:
             self.failed_job_count += 1
-            lines = str(args[3]).strip().splitlines() or ["(no error text)"]
+            lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
             retries = f" ({job.retries_left} retries left)" if job.retries_left else ""
             logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
                            outcome.duration * 1000, retries, lines[-1][:200])
