@@ -53,5 +53,12 @@ class StopRequested(BaseException):
     """
 
 
+class JobStopRequested(BaseException):
+    """Raised into a running job an operator asked to stop; the job is recorded as stopped.
+
+    A BaseException so that a job's ``except Exception`` does not swallow it.
+    """
+
+
 class ShutdownRequested(BaseException):
     """Raised into an idle worker's blocking wait to end it promptly."""

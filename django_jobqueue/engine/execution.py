@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from . import scripts
 from .exceptions import (
     DeserializationError,
+    JobStopRequested,
     JobTimeoutException,
     SerializationError,
     StopRequested,
@@ -25,7 +26,7 @@ from .exceptions import (
 from .job import DEFAULT_RESULT_TTL, DEFAULT_TIMEOUT, Job
 from .results import RESULTS_KEPT, Result
 from .serializers import PickleSerializer
-from .timeouts import death_penalty
+from .timeouts import death_penalty, running_job
 
 if TYPE_CHECKING:
     from .scripts import Call
@@ -49,6 +50,8 @@ class Outcome:
     exc_info: str | None = None
     exception: BaseException | None = None
     retryable: bool = True
+    #: an operator stopped the job (recorded as stopped, never retried)
+    stopped: bool = False
 
     @property
     def duration(self) -> float:
@@ -78,16 +81,21 @@ def perform(job: Job, keep_alarm_handler: bool = False) -> Outcome:
     timeout = job.timeout if job.timeout is not None else DEFAULT_TIMEOUT
     token = _current_job.set(job)
     try:
-        if inspect.iscoroutinefunction(func):
-            value = _run_coroutine(func(*args, **kwargs), timeout, job.id)
-        else:
-            with death_penalty(timeout, job.id, keep_alarm_handler):
-                value = func(*args, **kwargs)
-            if inspect.isawaitable(value):
-                value = _run_coroutine(value, timeout, job.id)
+        with running_job():
+            if inspect.iscoroutinefunction(func):
+                value = _run_coroutine(func(*args, **kwargs), timeout, job.id)
+            else:
+                with death_penalty(timeout, job.id, keep_alarm_handler):
+                    value = func(*args, **kwargs)
+                if inspect.isawaitable(value):
+                    value = _run_coroutine(value, timeout, job.id)
         return Outcome(ok=True, started=started, ended=time.time(), return_value=value)
     except StopRequested:
         raise
+    except JobStopRequested:
+        return Outcome(ok=False, started=started, ended=time.time(), retryable=False,
+                       stopped=True, exc_info=f"Job {job.id} was stopped by request\n\n"
+                                             + traceback.format_exc())
     except BaseException as exc:  # SystemExit and KeyboardInterrupt from a job fail that job
         return Outcome(
             ok=False, started=started, ended=time.time(), exception=exc,
@@ -134,7 +142,7 @@ def run_callbacks(job: Job, outcome: Outcome) -> Outcome:
     except Exception:
         logger.exception("job %s: cannot load its callback", job.id)
         return outcome
-    if callback is None:
+    if callback is None or outcome.stopped:
         return outcome
     token = _current_job.set(job)
     try:
@@ -166,6 +174,7 @@ def record_call(
     the outcome it records (a success whose return value cannot be stored becomes a
     failure)."""
     working_time = f"{outcome.duration:.6f}"
+    stopped = stopped or outcome.stopped
     if outcome.ok:
         try:
             entry = Result.payload(

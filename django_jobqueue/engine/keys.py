@@ -22,6 +22,7 @@ LAYOUT: dict[str, str] = {
     "results": "results:{}",  # list of one job's execution outcomes, newest first
     "dependents": "dependents:{}",  # set of job ids waiting on this job
     "worker": "worker:{}",  # hash: one worker's state, expires with its heartbeat
+    "stop": "stop:{}",  # id of the job an operator asked this worker to stop (expires)
     "started": "started:{}",  # zset: job id -> lease deadline
     "finished": "finished:{}",  # zset: job id -> expiry
     "failed": "failed:{}",  # zset: job id -> expiry
@@ -87,6 +88,10 @@ def dependents(job_id: str) -> str:
 
 def worker(name: str) -> str:
     return _prefix + _HEAD["worker"] + name
+
+
+def stop(worker_name: str) -> str:
+    return _prefix + _HEAD["stop"] + worker_name
 
 
 def registry(kind: str, queue_name: str) -> str:

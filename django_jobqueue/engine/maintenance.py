@@ -1,6 +1,6 @@
 """A worker's background duties, on a thread of their own so the job loop never pays for them:
-heartbeat and lease renewal, recovery of jobs whose worker died, due scheduled jobs, and
-cleanup of expired registry entries."""
+heartbeat and lease renewal, recovery of jobs whose worker died, due scheduled jobs, cleanup
+of expired registry entries, and operators' requests to stop the running job."""
 
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ class Maintenance(threading.Thread):
         pipe = worker.connection.pipeline(transaction=False)
         pipe.exists(keys.suspended())
         scripts.get("schedule").add_to(pipe, SCHEDULE_BATCH, *names)
+        pipe.getdel(keys.stop(worker.name))  # an operator's request to stop a job
         heartbeat = force or now >= self._next_heartbeat
         if heartbeat:
             self._next_heartbeat = now + self.heartbeat_interval
@@ -85,8 +86,10 @@ class Maintenance(threading.Thread):
                 raise reply
         worker.set_suspended(bool(replies[0]))
         moved = int(replies[1])
+        if replies[2]:
+            worker.stop_job(replies[2].decode())
         if heartbeat:
-            recovered = replies[3:3 + len(names)]
+            recovered = replies[4:4 + len(names)]
             for name, reply in zip(names, recovered, strict=True):
                 requeued, failed, ids = int(reply[0]), int(reply[1]), reply[2:]
                 if ids:

@@ -40,3 +40,47 @@ def cancel_job(connection: Redis, job_id: str) -> None:
         raise InvalidJobOperation(
             f"Job {job_id} cannot be canceled: it is {reply.split(':', 1)[1]}"
         )
+
+
+#: how long an operator's stop request waits for the worker to notice it
+STOP_REQUEST_TTL = 600
+
+
+def stop_job(connection: Redis, job_id: str) -> None:
+    """Ask the worker running this job to stop it now; the worker records it as stopped
+    (its maintenance thread notices within a second). Raises unless the job is started."""
+    reply = decode(scripts.get("stop")(connection, job_id, STOP_REQUEST_TTL))
+    if reply == "missing":
+        raise NoSuchJobError(f"No such job: {job_id}")
+    if reply != "ok":
+        raise InvalidJobOperation(f"Job {job_id} cannot be stopped: it is "
+                                  f"{reply.split(':', 1)[1]}, not started")
+
+
+send_stop_job_command = stop_job  # RQ's name
+
+
+def apply_to_many(connection: Redis, action: str, job_ids: Sequence[str]) -> dict[str, str]:
+    """Requeue, cancel, stop or delete many jobs in one round trip; each id's outcome is
+    'ok', 'missing' or 'status:<status>' (its status does not allow the action)."""
+    if not job_ids:
+        return {}
+    if action == "requeue":
+        reply = scripts.get("requeue")(connection, ",".join(REQUEUE_ALLOWED), "", "ids",
+                                       *job_ids)
+        return {i: decode(r) for i, r in zip(job_ids, reply[1:], strict=True)}
+    if action == "delete":
+        replies = scripts.stream(connection, scripts.get("delete"), [[i] for i in job_ids])
+        return {i: "ok" if int(r) else "missing" for i, r in zip(job_ids, replies, strict=True)}
+    if action == "cancel":
+        batches = [[i] for i in job_ids]
+    elif action == "stop":
+        batches = [[i, STOP_REQUEST_TTL] for i in job_ids]
+    else:
+        raise ValueError(f"unknown action {action!r}")
+    replies = scripts.stream(connection, scripts.get(action), batches)
+    return {i: decode(r) for i, r in zip(job_ids, replies, strict=True)}
+
+
+#: statuses an operator may requeue (a queued, scheduled, deferred or running job may not)
+REQUEUE_ALLOWED = ("failed", "stopped", "canceled", "finished")

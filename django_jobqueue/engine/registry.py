@@ -81,6 +81,16 @@ class BaseRegistry:
         else:
             self.connection.zrem(self.key, job_id)
 
+    def delete_all(self, batch_size: int = REQUEUE_BATCH) -> int:
+        """Delete every job of this registry and the jobs themselves, a batch per round
+        trip (never all in memory, never Redis held for long). Returns how many."""
+        deleted = 0
+        while True:
+            batch = scripts.get("empty")(self.connection, self.name, batch_size, self.kind)
+            deleted += batch
+            if batch == 0:
+                return deleted
+
     def cleanup(self, timestamp: float | None = None) -> int:
         """Drop entries that expired (their job's hash expired with them)."""
         if not self.expiring:

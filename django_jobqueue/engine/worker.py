@@ -23,10 +23,10 @@ from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import keys, scripts
+from . import keys, scripts, timeouts
 from .channel import Channel
 from .connections import resolve_connection
-from .exceptions import ShutdownRequested, StopRequested
+from .exceptions import JobStopRequested, ShutdownRequested, StopRequested
 from .execution import Outcome, perform, record_call, run_callbacks
 from .job import DEFAULT_RESULT_TTL, Job
 from .maintenance import Maintenance
@@ -139,6 +139,15 @@ class Worker:
     def current_job_ids(self) -> tuple[str, str]:
         return self._current
 
+    def stop_job(self, job_id: str) -> bool:
+        """Stop the job this worker is running if it is ``job_id`` (an operator's request,
+        relayed by the maintenance thread); it is recorded as stopped."""
+        if self._current[0] != job_id or self._state != "busy" or not self._interruptible:
+            return False
+        logger.warning("worker %s: stopping job %s on request", self.name, job_id)
+        timeouts.interrupt(self._job_thread, JobStopRequested(f"Job {job_id} stopped by request"))
+        return True
+
     def describe(self) -> list[Any]:
         """Field/value pairs of this worker's record (refreshed with every heartbeat)."""
         return [
@@ -158,6 +167,7 @@ class Worker:
         Returns whether any job was processed.
         """
         self._install_signal_handlers()
+        self._job_thread = threading.get_ident()
         self._maintenance = Maintenance(self)
         self._call_until_done(lambda: self._maintenance.tick(force=True))
         self._maintenance.start()
@@ -242,6 +252,8 @@ class Worker:
             self.failed_job_count += 1
             lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
             retries = f" ({job.retries_left} retries left)" if job.retries_left else ""
+            if outcome.stopped:
+                retries = " (stopped on request)"
             logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
                            outcome.duration * 1000, retries, lines[-1][:200])
             self._state = "idle"
@@ -363,6 +375,7 @@ class Worker:
             self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
         # jobs keep the timeout handler installed between them; give the old one back at the end
         self._previous_handlers[signal.SIGALRM] = signal.getsignal(signal.SIGALRM)
+        timeouts.install_handler()  # also how an operator's stop reaches a job
 
     def _restore_signal_handlers(self) -> None:
         for signum, handler in self._previous_handlers.items():

@@ -1,9 +1,16 @@
--- Delete up to a batch of queued jobs from a queue. ARGV: prefix, queue, batch size.
--- Returns how many ids left the queue (0 when it is empty).
-local qkey = k_queue(ARGV[2])
-local ids = redis.call('ZRANGE', qkey, 0, tonumber(ARGV[3]) - 1)
+-- Delete up to a batch of jobs from a queue or from one of its registries.
+-- ARGV: prefix, queue, batch size, [where: 'queue' (default) or a registry kind].
+-- Returns how many ids left it (0 when it is empty).
+local queue, where = ARGV[2], ARGV[4] or 'queue'
+local key
+if where == 'queue' then
+  key = k_queue(queue)
+else
+  key = k_registry(where, queue)
+end
+local ids = redis.call('ZRANGE', key, 0, tonumber(ARGV[3]) - 1)
 for _, id in ipairs(ids) do
-  redis.call('ZREM', qkey, id)
+  redis.call('ZREM', key, id)
   redis.call('DEL', k_job(id), k_results(id), k_dependents(id))
 end
 return #ids

@@ -1,0 +1,193 @@
+"""Read-only views of queues for operators (the admin, stats and metrics): counts of every
+queue in one round trip, a page of a queue or registry, short job summaries, bounded search.
+
+Every function here costs a fixed number of round trips, however many jobs a queue holds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import keys, scripts
+from .job import JobStatus
+from .serializers import loads_signed, resolve_serializer, stored_serializer
+from .utils import decode, from_timestamp
+from .worker import WorkerInfo
+
+if TYPE_CHECKING:
+    from redis import Redis
+
+#: the tabs of a queue: where a job of it can be, in the order operators read them
+STATES = ("queued", "started", "scheduled", "deferred", "finished", "failed", "canceled")
+#: registries whose scores are expiry times: their entries past it are not shown or counted
+EXPIRING = ("finished", "failed", "canceled")
+#: the hash fields a listing needs (never the call data, which can be large)
+SUMMARY_FIELDS = ("status", "func_name", "description", "created_at", "enqueued_at",
+                  "started_at", "ended_at", "worker_name", "origin", "meta", "serializer")
+
+
+@dataclass
+class QueueCounts:
+    name: str
+    queued: int = 0
+    started: int = 0
+    scheduled: int = 0
+    deferred: int = 0
+    finished: int = 0
+    failed: int = 0
+    canceled: int = 0
+    oldest_enqueued_at: datetime | None = None
+    #: seconds the oldest queued job has waited, by the Redis server's clock
+    oldest_age: float | None = None
+    workers: list[WorkerInfo] = field(default_factory=list)
+
+    def by_state(self) -> list[tuple[str, int]]:
+        return [(state, getattr(self, state)) for state in STATES]
+
+
+def overview(connection: Redis, queue_names: Sequence[str]) -> tuple[list[QueueCounts],
+                                                                     list[WorkerInfo]]:
+    """Counts of these queues and the live workers (each queue's ``workers`` lists those
+    serving it), in one round trip."""
+    reply = scripts.get("stats")(connection, *queue_names)
+    now = float(reply[0])
+    counts = []
+    for name, row in zip(queue_names, reply[1:1 + len(queue_names)], strict=True):
+        oldest = decode(row[7])
+        counts.append(QueueCounts(
+            name, *(int(n) for n in row[:7]),
+            oldest_enqueued_at=from_timestamp(oldest) if oldest else None,
+            oldest_age=max(0.0, now - float(oldest)) if oldest else None,
+        ))
+    workers = []
+    for flat in reply[1 + len(queue_names):]:
+        workers.append(WorkerInfo.from_fields(dict(zip(flat[::2], flat[1::2], strict=True))))
+    by_name = {c.name: c for c in counts}
+    for worker in workers:
+        for name in worker.queue_names:
+            if name in by_name:
+                by_name[name].workers.append(worker)
+    return counts, workers
+
+
+def state_key(queue_name: str, state: str) -> str:
+    if state == "queued":
+        return keys.queue(queue_name)
+    return keys.registry(state, queue_name)
+
+
+def page_of_ids(connection: Redis, queue_name: str, state: str, offset: int, length: int,
+                newest_first: bool) -> tuple[int, list[str]]:
+    """(how many jobs the tab holds, the ids of one page), in one round trip.
+
+    A queue's order is its run order (oldest first = next to run); a registry's is its score
+    (time started, due, deferred or expiring)."""
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}")
+    key = state_key(queue_name, state)
+    pipe = connection.pipeline(transaction=False)
+    if state in EXPIRING:
+        # Scores are expiry times: count and list only entries not yet expired. The bound is
+        # this process's clock; a skew only shows an entry a few seconds longer or shorter.
+        low = f"({time.time()}"
+        pipe.zcount(key, low, "+inf")
+        if newest_first:
+            pipe.zrevrangebyscore(key, "+inf", low, start=offset, num=length)
+        else:
+            pipe.zrangebyscore(key, low, "+inf", start=offset, num=length)
+    else:
+        pipe.zcard(key)
+        pipe.zrange(key, offset, offset + length - 1, desc=newest_first)
+    total, ids = pipe.execute()
+    return int(total), [decode(i) for i in ids]
+
+
+@dataclass
+class JobSummary:
+    """What a row of a job listing shows; ``problem`` says what could not be read."""
+
+    id: str
+    status: str | None
+    func_name: str | None
+    description: str | None
+    created_at: datetime | None
+    enqueued_at: datetime | None
+    started_at: datetime | None
+    ended_at: datetime | None
+    worker_name: str | None
+    origin: str | None
+    meta: dict[str, Any]
+    problem: str | None = None
+
+    @property
+    def progress(self) -> float | None:
+        """``meta["progress"]`` as a percentage (0-100) when the job reports one."""
+        value = self.meta.get("progress") if isinstance(self.meta, dict) else None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return None
+        return max(0.0, min(100.0, float(value)))
+
+
+def summaries(connection: Redis, job_ids: Sequence[str],
+              serializer: Any = None) -> list[JobSummary | None]:
+    """Summaries of these jobs in one round trip (None for a job that no longer exists)."""
+    pipe = connection.pipeline(transaction=False)
+    for job_id in job_ids:
+        pipe.hmget(keys.job(job_id), SUMMARY_FIELDS)
+    return [_summary(job_id, values, serializer)
+            for job_id, values in zip(job_ids, pipe.execute(), strict=True)]
+
+
+def _summary(job_id: str, values: list[bytes | None], serializer: Any) -> JobSummary | None:
+    fields = dict(zip(SUMMARY_FIELDS, values, strict=True))
+    if all(v is None for v in values):
+        return None
+    problems = []
+
+    def stamp(name: str) -> datetime | None:
+        try:
+            return from_timestamp(fields[name])
+        except (TypeError, ValueError, OverflowError, OSError):
+            problems.append(f"{name} is not a timestamp")
+            return None
+
+    status = decode(fields["status"])
+    if status is not None and status not in JobStatus._value2member_map_:
+        problems.append(f"unknown status {status!r}")
+    meta: dict[str, Any] = {}
+    if fields["meta"]:
+        try:
+            meta = loads_signed(_serializer(fields["serializer"], serializer), fields["meta"])
+        except Exception as exc:  # a listing shows what it can and says what is wrong
+            problems.append(f"meta unreadable: {type(exc).__name__}: {exc}")
+    return JobSummary(
+        id=job_id, status=status, func_name=decode(fields["func_name"]),
+        description=decode(fields["description"]), created_at=stamp("created_at"),
+        enqueued_at=stamp("enqueued_at"), started_at=stamp("started_at"),
+        ended_at=stamp("ended_at"), worker_name=decode(fields["worker_name"]),
+        origin=decode(fields["origin"]), meta=meta if isinstance(meta, dict) else {},
+        problem="; ".join(problems) or None,
+    )
+
+
+def _serializer(stored: bytes | None, fallback: Any) -> Any:
+    if stored:
+        return stored_serializer(decode(stored))
+    return resolve_serializer(fallback)
+
+
+def search(connection: Redis, queue_name: str, state: str, needle: str, start: int,
+           newest_first: bool, wanted: int, slice_size: int = 20_000) -> tuple[list[str], int, int]:
+    """Ids in this tab whose id or function name contains ``needle``, scanning at most
+    ``slice_size`` entries from ``start``: (ids, where the next slice starts or -1, size of
+    the tab)."""
+    if state not in STATES:
+        raise ValueError(f"unknown state {state!r}")
+    where = "queue" if state == "queued" else state
+    reply = scripts.get("search")(connection, queue_name, where, needle, start, slice_size,
+                                  "1" if newest_first else "", wanted)
+    return [decode(i) for i in reply[2:]], int(reply[0]), int(reply[1])

@@ -1,0 +1,37 @@
+-- Find jobs of a queue or registry whose id or function name contains a string, scanning a
+-- bounded slice (so a search of a million jobs never holds Redis for long).
+-- ARGV: prefix, queue, where ('queue' or a registry kind), needle, start offset, slice size,
+--       newest first ('1' or ''), most matches wanted.
+-- Returns {offset where the next slice starts (-1 at the end), size of the set, ids...}.
+local queue, where, needle = ARGV[2], ARGV[3], ARGV[4]
+local start, slice, desc, wanted = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', tonumber(ARGV[8])
+local key
+if where == 'queue' then
+  key = k_queue(queue)
+else
+  key = k_registry(where, queue)
+end
+local total = redis.call('ZCARD', key)
+local ids
+if desc then
+  ids = redis.call('ZREVRANGE', key, start, start + slice - 1)
+else
+  ids = redis.call('ZRANGE', key, start, start + slice - 1)
+end
+local out = {-1, total}
+for n, id in ipairs(ids) do
+  local func = redis.call('HGET', k_job(id), 'func_name') or ''
+  if string.find(id, needle, 1, true) or string.find(func, needle, 1, true) then
+    out[#out + 1] = id
+    if #out - 2 >= wanted then
+      if start + n < total then
+        out[1] = start + n
+      end
+      return out
+    end
+  end
+end
+if start + #ids < total then
+  out[1] = start + #ids
+end
+return out
