@@ -35,6 +35,11 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[Error]:
     if conf.commit_mode() not in conf.COMMIT_MODES:
         errors.append(_error(f"COMMIT_MODE {conf.commit_mode()!r} is not valid.",
                              f"Use one of {', '.join(conf.COMMIT_MODES)}.", 9))
+    token = value.get("METRICS_TOKEN")
+    if token is not None and (not isinstance(token, str) or len(token) < 16):
+        errors.append(_error("METRICS_TOKEN must be a string of at least 16 characters.",
+                             "Use a long random value, e.g. secrets.token_urlsafe(32), or "
+                             "leave it out to allow staff only.", 14))
     for name, options in conf.connections().items():
         errors += _check_connection(name, options)
     for name, options in conf.queues().items():

@@ -6,6 +6,7 @@
         "COMMIT_MODE": "on_commit",      # or "immediate"
         "SIGNING_KEY": None,             # default: derived from SECRET_KEY
         "KEY_PREFIX": None,              # default: the engine's (engine/keys.py)
+        "METRICS_TOKEN": None,           # bearer token for the stats/metrics endpoints
     }
 """
 
@@ -16,7 +17,8 @@ from typing import Any
 from django.conf import settings
 
 DEFAULT_URL = "redis://localhost:6379/0"
-TOP_LEVEL_KEYS = {"CONNECTIONS", "QUEUES", "COMMIT_MODE", "SIGNING_KEY", "KEY_PREFIX"}
+TOP_LEVEL_KEYS = {"CONNECTIONS", "QUEUES", "COMMIT_MODE", "SIGNING_KEY", "KEY_PREFIX",
+                  "METRICS_TOKEN"}
 CONNECTION_KINDS = ("URL", "HOST", "SENTINELS", "USE_REDIS_CACHE", "EMBEDDED")
 CONNECTION_KEYS = {
     *CONNECTION_KINDS, "PORT", "DB", "USERNAME", "PASSWORD", "SSL", "OPTIONS", "MASTER_NAME",
@@ -64,3 +66,8 @@ def key_prefix() -> str:
     from .engine.keys import DEFAULT_PREFIX
 
     return raw().get("KEY_PREFIX") or DEFAULT_PREFIX
+
+
+def metrics_token() -> str | None:
+    value = raw().get("METRICS_TOKEN")
+    return value if isinstance(value, str) and value else None

@@ -1,0 +1,109 @@
+"""Who may see and do what, how an answer goes wrong without a 500, and the admin log."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.contrib.admin.models import CHANGE, DELETION, LogEntry
+from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from redis.exceptions import RedisError
+
+from .data import NotFound
+
+VIEW = "django_jobqueue.view_queue"
+CHANGE_PERM = "django_jobqueue.change_queue"
+
+logger = logging.getLogger("django_jobqueue.admin")
+
+
+def can_view(user: Any) -> bool:
+    return user.is_active and user.is_staff and (user.has_perm(VIEW) or user.has_perm(CHANGE_PERM))
+
+
+def can_change(user: Any) -> bool:
+    return user.is_active and user.is_staff and user.has_perm(CHANGE_PERM)
+
+
+def guarded(permission: Callable[[Any], bool]) -> Callable:
+    """A page or action: 403 without ``permission``; an unknown queue/job renders the
+    admin's 404 page; an unreachable Redis a 503 page saying so. Never a 500 for those."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(request: HttpRequest, *args: Any, site: Any, **kwargs: Any) -> HttpResponse:
+            if not permission(request.user):
+                raise PermissionDenied
+            try:
+                return view(request, *args, site=site, **kwargs)
+            except NotFound as exc:
+                context = {**site.each_context(request), "title": "Page not found",
+                           "message": str(exc), "links": Links(request)}
+                return TemplateResponse(request, "django_jobqueue/404.html", context, status=404)
+            except RedisError as exc:
+                logger.warning("admin: Redis error on %s: %s", request.path, exc)
+                context = {**site.each_context(request), "title": "Redis is unreachable",
+                           "message": f"{type(exc).__name__}: {exc}"}
+                return TemplateResponse(request, "django_jobqueue/error.html", context,
+                                        status=503)
+        return wrapper
+
+    return decorate
+
+
+class Links:
+    """URLs of the pages, wherever they are mounted (the admin, or include() elsewhere)."""
+
+    def __init__(self, request: HttpRequest) -> None:
+        match = request.resolver_match
+        self.ns = match.namespace if match else ""
+
+    def _reverse(self, name: str, *args: str) -> str:
+        return reverse(f"{self.ns}:{name}" if self.ns else name, args=args)
+
+    def dashboard(self) -> str:
+        return self._reverse("jobqueue_dashboard")
+
+    def workers(self) -> str:
+        return self._reverse("jobqueue_workers")
+
+    def queue(self, queue: str, state: str | None = None) -> str:
+        if state:
+            return self._reverse("jobqueue_queue_state", queue, state)
+        return self._reverse("jobqueue_queue", queue)
+
+    def job(self, queue: str, job_id: str) -> str:
+        return self._reverse("jobqueue_job", queue, job_id)
+
+    def job_action(self, queue: str, job_id: str, action: str) -> str:
+        return self._reverse("jobqueue_job_action", queue, job_id, action)
+
+    def queue_action(self, queue: str, action: str) -> str:
+        return self._reverse("jobqueue_queue_action", queue, action)
+
+
+def log_actions(user: Any, entries: list[tuple[str, str]], deletion: bool = False) -> None:
+    """One admin LogEntry per (object id, message): a job id, or a queue name."""
+    from ..models import Queue
+
+    content_type = ContentType.objects.get_for_model(Queue, for_concrete_model=False)
+    LogEntry.objects.bulk_create([
+        LogEntry(user_id=user.pk, content_type=content_type, object_id=object_id,
+                 object_repr=object_id[:200], action_flag=DELETION if deletion else CHANGE,
+                 change_message=message)
+        for object_id, message in entries
+    ])
+
+
+def page_context(request: HttpRequest, site: Any, title: str, **extra: Any) -> dict[str, Any]:
+    """The admin's own context (header, sidebar, theme) plus the page's."""
+    from ..models import Queue
+
+    return {**site.each_context(request), "title": title, "links": Links(request),
+            "can_change": can_change(request.user), "opts": Queue._meta, **extra}

@@ -1,0 +1,158 @@
+"""What operators do: on one job, on selected rows, on a whole queue. Every action is a POST
+(CSRF-protected by the admin), leaves a message and an admin LogEntry; whole-queue actions
+go through a confirmation page and run in batches."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.template.response import TemplateResponse
+
+from ..engine import keys, overview
+from ..engine.moves import apply_to_many
+from ..engine.queue import Queue
+from . import data
+from .access import Links, can_change, guarded, log_actions, page_context
+
+JOB_ACTION_LABELS = {"requeue": "Requeue", "cancel": "Cancel", "stop": "Stop",
+                     "delete": "Delete"}
+BULK_ACTIONS = [("requeue", "Requeue selected jobs"), ("cancel", "Cancel selected jobs"),
+                ("stop", "Stop selected jobs"), ("delete", "Delete selected jobs")]
+DONE = {"requeue": "requeued", "cancel": "canceled", "stop": "asked to stop",
+        "delete": "deleted"}
+#: most ids one bulk POST may name (the largest page)
+MAX_SELECTED = 500
+
+
+@dataclass(frozen=True)
+class QueueAction:
+    slug: str
+    label: str
+    #: the tab that offers it
+    state: str
+    question: str
+
+
+QUEUE_ACTIONS = {
+    "requeue-failed": QueueAction("requeue-failed", "Requeue all failed jobs", "failed",
+                                  "Requeue all {count} failed jobs of queue {queue}?"),
+    "delete-failed": QueueAction("delete-failed", "Delete all failed jobs", "failed",
+                                 "Delete all {count} failed jobs of queue {queue}? "
+                                 "They cannot be brought back."),
+    "empty": QueueAction("empty", "Empty the queue", "queued",
+                         "Delete all {count} queued jobs of queue {queue}? "
+                         "They cannot be brought back."),
+}
+
+
+def _jobs(count: int) -> str:
+    return f"{count} job" if count == 1 else f"{count} jobs"
+
+
+def _report(request: HttpRequest, action: str, outcomes: dict[str, str]) -> list[str]:
+    """Messages for the outcome of an action; returns the ids it was done to."""
+    done = [job_id for job_id, outcome in outcomes.items() if outcome == "ok"]
+    if done or not outcomes:
+        messages.success(request, f"{_jobs(len(done))} {DONE[action]}.")
+    refused: dict[str, int] = {}
+    for outcome in outcomes.values():
+        if outcome != "ok":
+            reason = "no longer exist" if outcome == "missing" else \
+                f"are {outcome.split(':', 1)[-1]}"
+            refused[reason] = refused.get(reason, 0) + 1
+    if refused:
+        detail = ", ".join(f"{n} {reason}" for reason, n in refused.items())
+        messages.warning(request, f"{_jobs(sum(refused.values()))} not {DONE[action]}: "
+                                  f"{detail}.")
+    return done
+
+
+def _log(request: HttpRequest, action: str, queue: str, job_ids: list[str]) -> None:
+    verb = DONE[action].capitalize()
+    log_actions(request.user, [(job_id, f"{verb} job {job_id} of queue {queue}.")
+                               for job_id in job_ids], deletion=action == "delete")
+
+
+@guarded(can_change)
+def job_action(request: HttpRequest, queue: str, job_id: str, action: str,
+               site: Any) -> HttpResponse:
+    q = data.queue_or_404(queue)
+    if action not in JOB_ACTION_LABELS:
+        raise data.NotFound(f"{action!r} is not an action.")
+    if not data.valid_job_id(job_id):
+        raise data.NotFound(f"{job_id!r} is not a job id.")
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    status = q.connection.hget(keys.job(job_id), "status")
+    origin = q.connection.hget(keys.job(job_id), "origin")
+    if status is None or data.decode_text(origin) != q.name:
+        raise data.NotFound(f"No job {job_id!r} in queue {q.name!r}.")
+    done = _report(request, action, apply_to_many(q.connection, action, [job_id]))
+    _log(request, action, q.name, done)
+    links = Links(request)
+    if action == "delete" and done:
+        return HttpResponseRedirect(links.queue(q.name, _tab(data.decode_text(status))))
+    return HttpResponseRedirect(links.job(q.name, job_id))
+
+
+def _tab(status: str) -> str:
+    return "failed" if status == "stopped" else (status if status in overview.STATES
+                                                 else "queued")
+
+
+def bulk(request: HttpRequest, q: Queue, state: str) -> HttpResponse:
+    """The action chosen for the selected rows of a queue tab (a POST to the tab's URL)."""
+    if not can_change(request.user):
+        raise PermissionDenied
+    back = HttpResponseRedirect(request.get_full_path())
+    action = request.POST.get("action", "")
+    ids = list(dict.fromkeys(request.POST.getlist("_selected_job")))
+    if action not in JOB_ACTION_LABELS:
+        messages.warning(request, "Choose an action.")
+        return back
+    if not ids:
+        messages.warning(request, "Select the jobs to act on first.")
+        return back
+    valid = [i for i in ids if data.valid_job_id(i)][:MAX_SELECTED]
+    outcomes = apply_to_many(q.connection, action, valid)
+    outcomes.update({i: "missing" for i in ids if i not in outcomes})
+    _log(request, action, q.name, _report(request, action, outcomes))
+    return back
+
+
+@guarded(can_change)
+def queue_action(request: HttpRequest, queue: str, action: str, site: Any) -> HttpResponse:
+    """GET: the confirmation page; POST: do it, in batches (100,000 jobs never sit in
+    memory, and Redis is never held for more than one batch)."""
+    q = data.queue_or_404(queue)
+    spec = QUEUE_ACTIONS.get(action)
+    if spec is None:
+        raise data.NotFound(f"{action!r} is not a queue action.")
+    links = Links(request)
+    if request.method == "POST":
+        if spec.slug == "requeue-failed":
+            count = q.failed_job_registry.requeue_all()
+            text = f"{_jobs(count)} requeued."
+        elif spec.slug == "delete-failed":
+            count = q.failed_job_registry.delete_all()
+            text = f"{_jobs(count)} deleted."
+        else:
+            count = q.empty()
+            text = f"{_jobs(count)} deleted; the queue is empty."
+        messages.success(request, text)
+        log_actions(request.user, [(q.name, f"{spec.label} of queue {q.name}: {text}")],
+                    deletion=spec.slug != "requeue-failed")
+        return HttpResponseRedirect(links.queue(q.name, spec.state))
+    if request.method != "GET":
+        return HttpResponseNotAllowed(["GET", "POST"])
+    (counts,), _ = overview.overview(q.connection, [q.name])
+    count = dict(counts.by_state())[spec.state]
+    return TemplateResponse(request, "django_jobqueue/confirm.html", page_context(
+        request, site, spec.label, queue=q.name, action=spec,
+        question=spec.question.format(count=count, queue=q.name),
+        cancel_url=links.queue(q.name, spec.state),
+    ))

@@ -1,0 +1,267 @@
+"""What the admin pages show, read from Redis with a fixed number of round trips per page,
+and shown field by field so that one unreadable value never hides the rest."""
+
+from __future__ import annotations
+
+import pprint
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from redis.exceptions import RedisError
+
+from .. import clients, conf
+from ..engine import keys, overview
+from ..engine.calls import JOB_ID_PATTERN
+from ..engine.job import JobStatus
+from ..engine.moves import REQUEUE_ALLOWED
+from ..engine.queue import Queue
+from ..engine.results import RESULTS_KEPT, Result
+from ..engine.serializers import loads_signed, stored_serializer
+from ..engine.utils import decode, from_timestamp
+from ..engine.worker import WorkerInfo
+from ..queues import get_queue
+
+#: characters of a value shown before "show all"
+SHORT = 300
+
+
+class NotFound(Exception):
+    """An unknown queue, state or job: the page answers with the admin's 404."""
+
+
+def queue_or_404(name: str) -> Queue:
+    if name not in conf.queues():
+        raise NotFound(f"No queue named {name!r} is configured.")
+    return get_queue(name)
+
+
+def connection_name(queue_name: str) -> str:
+    return conf.queues()[queue_name].get("CONNECTION", "default")
+
+
+# --------------------------------------------------------------------------- overview
+
+
+@dataclass
+class Overview:
+    counts: list[overview.QueueCounts]
+    workers: list[WorkerInfo]
+    #: connection name -> error text, for connections that could not be read
+    errors: dict[str, str] = field(default_factory=dict)
+    unreachable: set[str] = field(default_factory=set)
+
+
+def read_overview(queue_names: list[str] | None = None) -> Overview:
+    """Counts of the configured queues and the live workers: one round trip per Redis
+    connection, however many queues."""
+    names = list(conf.queues()) if queue_names is None else queue_names
+    by_connection: dict[str, list[str]] = {}
+    for name in names:
+        by_connection.setdefault(connection_name(name), []).append(name)
+    result = Overview(counts=[], workers=[])
+    found: dict[str, overview.QueueCounts] = {}
+    for conn_name, queue_names_here in by_connection.items():
+        try:
+            counts, workers = overview.overview(clients.get_connection(conn_name),
+                                                queue_names_here)
+        except (RedisError, OSError) as exc:
+            result.errors[conn_name] = f"{type(exc).__name__}: {exc}"
+            result.unreachable.update(queue_names_here)
+            continue
+        found.update((c.name, c) for c in counts)
+        result.workers.extend(workers)
+    result.counts = [found.get(name) or overview.QueueCounts(name) for name in names]
+    return result
+
+
+# --------------------------------------------------------------------------- job page
+
+
+@dataclass
+class Value:
+    """One field of the job page: ``text`` (escaped by the template), shortened to
+    ``short`` when long; ``problem`` when it could not be read."""
+
+    label: str
+    text: str = ""
+    problem: str | None = None
+    pre: bool = False
+    link: str | None = None
+
+    @property
+    def short(self) -> str | None:
+        return self.text[:SHORT] + "…" if len(self.text) > SHORT else None
+
+
+@dataclass
+class JobDetail:
+    id: str
+    queue: str
+    status: str | None
+    func_name: str | None
+    fields: list[Value]
+    call: list[Value]
+    results: list[dict[str, Any]]
+    problems: list[str]
+    dependency_ids: list[str]
+    raw_fields: list[tuple[str, str]]
+
+    @property
+    def actions(self) -> list[str]:
+        """What an operator may do with the job in its status (see moves.apply_to_many)."""
+        found = []
+        if self.status in REQUEUE_ALLOWED:
+            found.append("requeue")
+        if self.status in ("queued", "scheduled", "deferred"):
+            found.append("cancel")
+        if self.status == "started":
+            found.append("stop")
+        return [*found, "delete"]
+
+
+def valid_job_id(job_id: str) -> bool:
+    return bool(JOB_ID_PATTERN.fullmatch(job_id))
+
+
+def read_job(queue: Queue, job_id: str) -> JobDetail:
+    """Every field of one job that can be shown (one round trip)."""
+    if not valid_job_id(job_id):
+        raise NotFound(f"{job_id!r} is not a job id.")
+    pipe = queue.connection.pipeline(transaction=False)
+    pipe.hgetall(keys.job(job_id))
+    pipe.lrange(keys.results(job_id), 0, RESULTS_KEPT - 1)
+    pipe.ttl(keys.job(job_id))
+    raw, results, ttl = pipe.execute()
+    if not raw:
+        raise NotFound(f"No job {job_id!r} (it may have expired or been deleted).")
+    get = lambda name: raw.get(name.encode())  # noqa: E731
+    if decode(get("origin")) != queue.name:
+        raise NotFound(f"Job {job_id!r} does not belong to queue {queue.name!r}.")
+    problems: list[str] = []
+    serializer = _serializer(get("serializer"), queue.serializer, problems)
+
+    def text(label: str, name: str) -> Value:
+        return Value(label, decode_text(get(name)))
+
+    def stamp(label: str, name: str) -> Value:
+        value = get(name)
+        try:
+            when = from_timestamp(value)
+        except (TypeError, ValueError, OverflowError, OSError):
+            return Value(label, decode_text(value), problem="not a timestamp")
+        return Value(label, format_time(when))
+
+    status = decode_text(get("status")) or None
+    status_value = Value("Status", status or "")
+    if status and status not in JobStatus._value2member_map_:
+        status_value.problem = "unknown status"
+    deps = [d for d in decode_text(get("dependency_ids")).split(",") if d]
+    fields = [
+        status_value, text("Function", "func_name"), text("Description", "description"),
+        text("Queue", "origin"), text("Worker", "worker_name"),
+        stamp("Created", "created_at"), stamp("Enqueued", "enqueued_at"),
+        stamp("Started", "started_at"), stamp("Ended", "ended_at"),
+        text("Timeout (s)", "timeout"), text("Result TTL (s)", "result_ttl"),
+        text("Failure TTL (s)", "failure_ttl"), text("TTL (s)", "ttl"),
+        Value("Expires in (s)", "never" if ttl in (-1, None) else str(ttl)),
+        text("Priority", "priority"), text("Attempts", "attempts"),
+        text("Retries left", "retries_left"), text("Retry max", "retry_max"),
+        text("Retry intervals (s)", "retry_intervals"),
+        text("Dependencies", "dependency_ids"),
+        text("On worker lost", "on_worker_lost"), text("Workers lost", "lost_count"),
+        stamp("Last worker lost at", "last_lost_at"), text("Last lost worker", "last_lost_worker"),
+        text("Serializer", "serializer"),
+    ]
+    for value in fields:
+        if value.label not in ("Status", "Expires in (s)") and value.text == "":
+            value.text = "—"
+    exc_info = decode_text(get("exc_info"))
+    if exc_info:
+        fields.append(Value("Traceback", exc_info, pre=True))
+    call = _call_values(get("data"), get("meta"), serializer, problems)
+    return JobDetail(
+        id=job_id, queue=queue.name, status=status, func_name=decode_text(get("func_name")),
+        fields=fields, call=call, results=[_result(job_id, b, serializer) for b in results],
+        problems=problems, dependency_ids=deps,
+        raw_fields=[(decode_text(k), _raw(v)) for k, v in sorted(raw.items())]
+        if problems else [],
+    )
+
+
+def _serializer(stored: bytes | None, fallback: Any, problems: list[str]) -> Any:
+    if not stored:
+        return fallback
+    try:
+        return stored_serializer(decode(stored))
+    except ValueError as exc:
+        problems.append(f"Serializer: {exc}")
+        return None
+
+
+def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
+                 problems: list[str]) -> list[Value]:
+    values = []
+    if serializer is None or data is None:
+        reason = "no serializer for it in this process" if data else "no call data stored"
+        problems.append(f"Call data: {reason}")
+        values.append(Value("Arguments", problem=reason))
+    else:
+        try:
+            func_name, instance, args, kwargs, on_success, on_failure = loads_signed(
+                serializer, data)
+        except Exception as exc:  # shown, never raised: the page must render
+            problems.append(f"Call data unreadable: {type(exc).__name__}: {exc}")
+            values.append(Value("Arguments", problem=f"{type(exc).__name__}: {exc}"))
+        else:
+            values += [Value("Args", safe_repr(tuple(args)), pre=True),
+                       Value("Kwargs", safe_repr(dict(kwargs)), pre=True)]
+            if instance is not None:
+                values.append(Value("Instance", safe_repr(instance), pre=True))
+            if on_success or on_failure:
+                values.append(Value("Callbacks", f"on_success={on_success or '—'}, "
+                                                 f"on_failure={on_failure or '—'}"))
+    if meta:
+        try:
+            values.append(Value("Meta", safe_repr(loads_signed(serializer, meta)), pre=True))
+        except Exception as exc:
+            problems.append(f"Meta unreadable: {type(exc).__name__}: {exc}")
+            values.append(Value("Meta", problem=f"{type(exc).__name__}: {exc}"))
+    return values
+
+
+def _result(job_id: str, blob: bytes, serializer: Any) -> dict[str, Any]:
+    if serializer is None:
+        return {"type": "unreadable", "text": "no serializer for it in this process"}
+    result = Result.from_payload(job_id, blob, serializer)
+    text = safe_repr(result.return_value) if result.type == Result.Type.SUCCESSFUL \
+        else (result.exc_string or "")
+    return {
+        "type": result.type.name.lower(), "worker": result.worker_name,
+        "started_at": format_time(result.started_at), "ended_at": format_time(result.ended_at),
+        "duration": f"{result.duration * 1000:.1f} ms" if result.duration is not None else "",
+        "value": Value("Outcome", text, pre=True),
+    }
+
+
+def safe_repr(value: Any) -> str:
+    try:
+        return pprint.pformat(value, width=100, sort_dicts=False)
+    except Exception as exc:  # a __repr__ that raises
+        return f"<unrepresentable {type(value).__name__}: {exc}>"
+
+
+def decode_text(value: bytes | None) -> str:
+    return value.decode("utf-8", "replace") if value is not None else ""
+
+
+def _raw(value: bytes) -> str:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError:
+        return f"<{len(value)} bytes of binary data>"
+    return text if text.isprintable() else f"<{len(value)} bytes>"
+
+
+def format_time(when: datetime | None) -> str:
+    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else ""

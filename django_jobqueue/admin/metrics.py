@@ -1,0 +1,116 @@
+"""Queue counts for machines: a JSON document and Prometheus' text format. Staff with the
+view permission may read them, and so may a scraper sending ``Authorization: Bearer
+<JOBQUEUE["METRICS_TOKEN"]>`` (compared in constant time); anyone else gets 401."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views.decorators.cache import never_cache
+from redis.exceptions import RedisError
+
+from .. import conf
+from . import data
+from .access import can_view
+
+
+def _allowed(request: HttpRequest) -> bool:
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and can_view(user):
+        return True
+    token = conf.metrics_token()
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if not token or scheme.lower() != "bearer" or not given:
+        return False
+    return hmac.compare_digest(given.strip().encode(), token.encode())
+
+
+def _unauthorized() -> HttpResponse:
+    response = JsonResponse({"error": "authentication required: log in as staff with the "
+                                      "view permission, or send the metrics bearer token"},
+                            status=401)
+    response["WWW-Authenticate"] = 'Bearer realm="django-jobqueue"'
+    return response
+
+
+def _read() -> tuple[data.Overview | None, HttpResponse | None]:
+    try:
+        return data.read_overview(), None
+    except RedisError as exc:  # pragma: no cover - read_overview reports per connection
+        return None, JsonResponse({"error": str(exc)}, status=503)
+
+
+@never_cache
+def stats_json(request: HttpRequest, **_: Any) -> HttpResponse:
+    if not _allowed(request):
+        return _unauthorized()
+    found, error = _read()
+    if error:
+        return error
+    queues = {}
+    for counts in found.counts:
+        queues[counts.name] = {
+            **dict(counts.by_state()),
+            "oldest_job_age": counts.oldest_age,
+            "workers": len(counts.workers),
+            "reachable": counts.name not in found.unreachable,
+        }
+    workers = [{
+        "name": w.name, "hostname": w.hostname, "pid": w.pid, "state": w.state,
+        "queues": w.queue_names, "current_job": w.current_job_id,
+        "successful_job_count": w.successful_job_count,
+        "failed_job_count": w.failed_job_count,
+        "last_heartbeat": w.last_heartbeat.isoformat() if w.last_heartbeat else None,
+    } for w in found.workers]
+    return JsonResponse({"queues": queues, "workers": workers, "errors": found.errors})
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+
+@never_cache
+def prometheus(request: HttpRequest, **_: Any) -> HttpResponse:
+    if not _allowed(request):
+        return _unauthorized()
+    found, error = _read()
+    if error:
+        return error
+    lines = ["# HELP jobqueue_jobs Jobs of a queue, by state.", "# TYPE jobqueue_jobs gauge"]
+    for counts in found.counts:
+        if counts.name in found.unreachable:
+            continue
+        for state, count in counts.by_state():
+            lines.append(f'jobqueue_jobs{{queue="{_label(counts.name)}",state="{state}"}} '
+                         f"{count}")
+    lines += ["# HELP jobqueue_oldest_job_age_seconds How long the oldest queued job has "
+              "waited (0 when the queue is empty).",
+              "# TYPE jobqueue_oldest_job_age_seconds gauge"]
+    for counts in found.counts:
+        if counts.name not in found.unreachable:
+            lines.append(f'jobqueue_oldest_job_age_seconds{{queue="{_label(counts.name)}"}} '
+                         f"{counts.oldest_age or 0:.3f}")
+    lines += ["# HELP jobqueue_workers Live workers serving a queue.",
+              "# TYPE jobqueue_workers gauge"]
+    for counts in found.counts:
+        if counts.name not in found.unreachable:
+            lines.append(f'jobqueue_workers{{queue="{_label(counts.name)}"}} '
+                         f"{len(counts.workers)}")
+    lines += ["# HELP jobqueue_worker_jobs_total Jobs a live worker has run since it started, "
+              "by outcome.", "# TYPE jobqueue_worker_jobs_total counter"]
+    for worker in found.workers:
+        name = _label(worker.name)
+        lines.append(f'jobqueue_worker_jobs_total{{worker="{name}",outcome="succeeded"}} '
+                     f"{worker.successful_job_count}")
+        lines.append(f'jobqueue_worker_jobs_total{{worker="{name}",outcome="failed"}} '
+                     f"{worker.failed_job_count}")
+    lines += ["# HELP jobqueue_up Whether a Redis connection could be read (1) or not (0).",
+              "# TYPE jobqueue_up gauge"]
+    for name in sorted({data.connection_name(c.name) for c in found.counts}):
+        lines.append(f'jobqueue_up{{connection="{_label(name)}"}} '
+                     f"{0 if name in found.errors else 1}")
+    return HttpResponse("\n".join(lines) + "\n",
+                        content_type="text/plain; version=0.0.4; charset=utf-8")

@@ -1,0 +1,32 @@
+"""The pages' URL patterns, shared by the admin (under admin/django_jobqueue/queue/) and by
+``include("django_jobqueue.urls")``. Specific routes come first: ``-`` is never a state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import URLPattern, path
+
+from . import actions, metrics, views
+
+
+def page_patterns(site: Any) -> list[URLPattern]:
+    wrap, extra = site.admin_view, {"site": site}
+    return [
+        path("-/stats.json", metrics.stats_json, name="jobqueue_stats"),
+        path("-/metrics", metrics.prometheus, name="jobqueue_metrics"),
+        path("<str:queue>/-/<str:action>/", wrap(actions.queue_action), extra,
+             name="jobqueue_queue_action"),
+        path("<str:queue>/job/<str:job_id>/<str:action>/", wrap(actions.job_action), extra,
+             name="jobqueue_job_action"),
+        path("<str:queue>/job/<str:job_id>/", wrap(views.job_page), extra, name="jobqueue_job"),
+        path("<str:queue>/<str:state>/", wrap(views.queue_page), extra,
+             name="jobqueue_queue_state"),
+        path("<str:queue>/", wrap(views.queue_page), extra, name="jobqueue_queue"),
+        path("", wrap(views.dashboard), extra, name="jobqueue_dashboard"),
+    ]
+
+
+def workers_pattern(site: Any, route: str) -> URLPattern:
+    return path(route, site.admin_view(views.workers_page), {"site": site},
+                name="jobqueue_workers")

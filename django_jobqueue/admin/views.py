@@ -1,0 +1,177 @@
+"""The pages: dashboard, a queue's tabs, a job, the workers. Each costs a fixed number of
+Redis round trips, however many jobs a queue holds."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.template.response import TemplateResponse
+
+from .. import conf
+from ..engine import overview
+from . import actions, data
+from .access import Links, can_view, guarded, page_context
+
+PAGE_SIZES = (10, 25, 50, 100, 250, 500)
+DEFAULT_PAGE_SIZE = 25
+#: jobs scanned by one search request (a search never holds Redis for long)
+SEARCH_SLICE = 20_000
+STATE_LABELS = {"queued": "Queued", "started": "Started", "scheduled": "Scheduled",
+                "deferred": "Deferred", "finished": "Finished", "failed": "Failed",
+                "canceled": "Canceled"}
+
+
+@guarded(can_view)
+def dashboard(request: HttpRequest, site: Any) -> HttpResponse:
+    found = data.read_overview()
+    links = Links(request)
+    rows = []
+    for counts in found.counts:
+        rows.append({
+            "name": counts.name, "url": links.queue(counts.name),
+            "unreachable": counts.name in found.unreachable,
+            "cells": [{"state": state, "count": count, "url": links.queue(counts.name, state)}
+                      for state, count in counts.by_state()],
+            "oldest_age": _age(counts.oldest_age), "workers": counts.workers,
+        })
+    return TemplateResponse(request, "django_jobqueue/dashboard.html", page_context(
+        request, site, "Queues", rows=rows, errors=found.errors, states=STATE_LABELS,
+        worker_count=len(found.workers)
+    ))
+
+
+@guarded(can_view)
+def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued") -> HttpResponse:
+    if state not in overview.STATES:
+        raise data.NotFound(f"{state!r} is not a state of a queue.")
+    q = data.queue_or_404(queue)
+    if request.method == "POST":
+        return actions.bulk(request, q, state)
+    params = _listing_params(request, state)
+    (counts,), _ = overview.overview(q.connection, [q.name])
+    total = dict(counts.by_state())[state]
+    search = None
+    if params["q"]:
+        ids, search = _search(q, state, params)
+    else:
+        pages = max(1, math.ceil(total / params["per_page"]))
+        params["page"] = min(params["page"], pages)
+        offset = (params["page"] - 1) * params["per_page"]
+        total, ids = overview.page_of_ids(q.connection, q.name, state, offset,
+                                          params["per_page"], params["order"] == "newest")
+    links = Links(request)
+    rows = [row for row in overview.summaries(q.connection, ids, q.serializer) if row]
+    for row in rows:
+        row.url = links.job(q.name, row.id)
+    pages = max(1, math.ceil(total / params["per_page"]))
+    return TemplateResponse(request, "django_jobqueue/queue.html", page_context(
+        request, site, f"Queue {q.name}: {STATE_LABELS[state].lower()} jobs", queue=q.name,
+        state=state, tabs=[(s, STATE_LABELS[s], n, links.queue(q.name, s))
+                           for s, n in counts.by_state()],
+        rows=rows, total=total, params=params, pages=pages, page_sizes=PAGE_SIZES,
+        page_links=_page_links(request, params["page"], pages), search=search,
+        bulk_actions=actions.BULK_ACTIONS, workers=counts.workers,
+        queue_actions=[(a, links.queue_action(q.name, a.slug))
+                       for a in actions.QUEUE_ACTIONS.values() if a.state == state],
+    ))
+
+
+def _listing_params(request: HttpRequest, state: str) -> dict[str, Any]:
+    """Page, page size and order from the query string; a bad value becomes the nearest
+    valid one (the page number is clamped once the count is known)."""
+    get = request.GET
+    per_page = _int(get.get("per_page"), DEFAULT_PAGE_SIZE)
+    per_page = min(PAGE_SIZES, key=lambda size: (abs(size - per_page), size))
+    page = max(1, _int(get.get("page"), 1))
+    default_order = "oldest" if state == "queued" else "newest"
+    order = get.get("order") if get.get("order") in ("newest", "oldest") else default_order
+    return {"per_page": per_page, "page": page, "order": order,
+            "q": get.get("q", "").strip()[:200], "start": max(0, _int(get.get("start"), 0))}
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        try:
+            return round(float(value))
+        except (ValueError, OverflowError):
+            return default
+
+
+def _search(q: Any, state: str, params: dict[str, Any]) -> tuple[list[str], dict[str, Any]]:
+    """An exact job id first (any size of queue), else a substring of id or function name
+    in a bounded slice of the tab, continued by a link."""
+    needle = params["q"]
+    if data.valid_job_id(needle):
+        key = overview.state_key(q.name, state)
+        if q.connection.zscore(key, needle) is not None:
+            return [needle], {"exact": True, "next": -1, "start": 0, "end": 0, "size": 0}
+    ids, next_start, size = overview.search(
+        q.connection, q.name, state, needle, params["start"], params["order"] == "newest",
+        wanted=params["per_page"], slice_size=SEARCH_SLICE)
+    end = next_start if next_start >= 0 else size
+    return ids, {"exact": False, "next": next_start, "start": params["start"], "end": end,
+                 "size": size}
+
+
+def _page_links(request: HttpRequest, page: int, pages: int) -> list[tuple[int | None, str]]:
+    """(page number or None for a gap, URL) around the current page."""
+    wanted = sorted({1, 2, pages - 1, pages, *range(page - 2, page + 3)} & set(range(1, pages + 1)))
+    out: list[tuple[int | None, str]] = []
+    previous = 0
+    for number in wanted:
+        if number - previous > 1:
+            out.append((None, ""))
+        query = request.GET.copy()
+        query["page"] = str(number)
+        out.append((number, "?" + query.urlencode()))
+        previous = number
+    return out
+
+
+@guarded(can_view)
+def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpResponse:
+    q = data.queue_or_404(queue)
+    job = data.read_job(q, job_id)
+    links = Links(request)
+    return TemplateResponse(request, "django_jobqueue/job.html", page_context(
+        request, site, f"Job {job.id}", queue=q.name, job=job,
+        state_url=links.queue(q.name, _tab_of(job.status)),
+        action_urls=[(a, actions.JOB_ACTION_LABELS[a], links.job_action(q.name, job.id, a))
+                     for a in job.actions],
+        dependency_links=[(d, links.job(q.name, d)) for d in job.dependency_ids],
+    ))
+
+
+def _tab_of(status: str | None) -> str:
+    if status == "stopped":
+        return "failed"
+    return status if status in overview.STATES else "queued"
+
+
+@guarded(can_view)
+def workers_page(request: HttpRequest, site: Any) -> HttpResponse:
+    found = data.read_overview()
+    configured = set(conf.queues())
+    links = Links(request)
+    workers = [(w, [(name, links.queue(name) if name in configured else None)
+                    for name in w.queue_names])
+               for w in sorted(found.workers, key=lambda w: w.name)]
+    return TemplateResponse(request, "django_jobqueue/workers.html", page_context(
+        request, site, "Workers", workers=workers, errors=found.errors))
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(seconds)
+    if s < 60:
+        return f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m {s % 60}s"
+    if s < 86400:
+        return f"{s // 3600}h {s % 3600 // 60}m"
+    return f"{s // 86400}d {s % 86400 // 3600}h"

@@ -1,0 +1,20 @@
+"""No tables: two unmanaged models give the admin its index entries ("Queues", "Workers")
+and Django's permissions: ``view_queue`` to see the pages, ``change_queue`` to act."""
+
+from django.db import models
+
+
+class Queue(models.Model):
+    class Meta:
+        managed = False
+        verbose_name = "queue"
+        verbose_name_plural = "queues"
+        default_permissions = ("view", "change")
+
+
+class Worker(models.Model):
+    class Meta:
+        managed = False
+        verbose_name = "worker"
+        verbose_name_plural = "workers"
+        default_permissions = ()  # the workers page is governed by the Queue permissions

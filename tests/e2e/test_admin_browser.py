@@ -1,0 +1,201 @@
+"""The admin pages in a real browser (Debian's headless Chromium, driven by Selenium).
+
+The tests' Django project (``tests.django.settings``, a file SQLite database, the harness's
+Redis) runs as subprocesses: ``migrate``, a ``shell`` creating the users, ``runserver`` (DEBUG,
+so it serves the admin's static files) and ``runworker --burst`` when a test needs jobs run.
+Skipped without Chromium/ChromeDriver/selenium, except in CI (``CI=true``) or with
+``JOBQUEUE_REQUIRE_BROWSER=1``, where that fails (see tests/e2e/browser.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from django_jobqueue import Job, JobStatus
+from tests.e2e.browser import Browser, DjangoSite, chromium, require_browser
+
+DASHBOARD = "/admin/django_jobqueue/queue/"
+QUEUES = ("default", "high", "low")
+STATES = ("queued", "started", "scheduled", "deferred", "finished", "failed", "canceled")
+OPERATOR = "operator"  # staff with view_queue + change_queue (not a superuser)
+VISITOR = "visitor"  # staff without any django_jobqueue permission
+FAIL_FIRST = "tests.e2e.browser_jobs.fail_first_time"  # fails once, then succeeds
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[DjangoSite]:
+    """The tests' project migrated, with its users, served by ``runserver`` for this module."""
+    require_browser()
+    if not redis_server.is_running:  # a fault test elsewhere left it down
+        redis_server.start()
+    site = DjangoSite(tmp_path_factory.mktemp("admin_browser"), redis_server.url)
+    site.migrate()
+    site.create_staff_user(OPERATOR, ("view_queue", "change_queue"))
+    site.create_staff_user(VISITOR)
+    try:
+        site.start_server()
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.fixture
+def browser(site: DjangoSite, redis_url: str, tmp_path: Path) -> Iterator[Browser]:
+    """A fresh headless Chromium on the site (empty Redis: ``redis_url`` flushes it). After the
+    test: no 5xx answer in the server's log, no JS error in the console; the last page is
+    kept as ``last-page.png`` in the test's tmp_path."""
+    assert redis_url == site.redis_url
+    log_start = site.log_size()
+    with chromium(screenshot=tmp_path / "last-page.png") as browser:
+        browser.base = site.base
+        yield browser
+        errors = browser.console_errors()
+    assert not site.server_errors(log_start), "\n".join(site.server_errors(log_start))
+    assert not errors, errors
+
+
+def counts(browser: Browser, queue: str) -> dict[str, int]:
+    """The dashboard's counts of one queue, by state."""
+    row = f'#jobqueue-dashboard tr[data-queue="{queue}"]'
+    return {state: int(browser.text(f'{row} td[data-state="{state}"]')) for state in STATES}
+
+
+def open_dashboard(browser: Browser) -> None:
+    browser.open(DASHBOARD)
+    browser.find("#jobqueue-dashboard")
+    browser.assert_no_server_error()
+
+
+def test_requeue_a_failed_job_from_the_admin(site: DjangoSite, browser: Browser,
+                                             connection: Any, tmp_path: Path) -> None:
+    marker = tmp_path / "ran-once"
+    job = Job.fetch(site.enqueue("default", FAIL_FIRST, str(marker)), connection=connection)
+    site.runworker_burst("default")
+    assert job.get_status() == JobStatus.FAILED and marker.exists()
+
+    browser.login(OPERATOR, next_path=DASHBOARD)
+    assert browser.path == DASHBOARD
+    open_dashboard(browser)
+    before = counts(browser, "default")
+    assert (before["failed"], before["finished"], before["queued"]) == (1, 0, 0), before
+
+    # the failed count links to the failed tab, which lists the job
+    browser.click_and_wait_for_new_page(
+        '#jobqueue-dashboard tr[data-queue="default"] td[data-state="failed"] a')
+    assert browser.path.split("?")[0] == f"{DASHBOARD}default/failed/"
+    browser.assert_no_server_error()
+    row = f'#jobqueue-jobs tr[data-job-id="{job.id}"]'
+    browser.find(row)
+    assert len(browser.find_all("#jobqueue-jobs tr[data-job-id]")) == 1
+
+    # its page, then its requeue button
+    browser.click_and_wait_for_new_page(f"{row} a.job-link")
+    assert browser.path == f"{DASHBOARD}default/job/{job.id}/"
+    browser.assert_no_server_error()
+    assert browser.text("#jobqueue-job-status").lower() == "failed"
+    browser.click_and_wait_for_new_page('button[data-action="requeue"]')
+    browser.assert_no_server_error()
+    messages = browser.messages()
+    assert any("requeued" in m.lower() for m in messages), (browser.path, messages)
+    assert job.get_status() == JobStatus.QUEUED
+
+    # the job runs again (and succeeds this time); the dashboard shows it
+    site.runworker_burst("default")
+    assert job.get_status() == JobStatus.FINISHED
+    open_dashboard(browser)
+    after = counts(browser, "default")
+    assert (after["failed"], after["finished"], after["queued"]) == (0, 1, 0), after
+
+
+def test_bulk_requeue_of_selected_jobs_then_requeue_all_failed(
+        site: DjangoSite, browser: Browser, connection: Any, tmp_path: Path) -> None:
+    ids = [site.enqueue("default", FAIL_FIRST, str(tmp_path / f"ran-once-{i}"))
+           for i in range(3)]
+    site.runworker_burst("default")
+    failed_tab = f"{DASHBOARD}default/failed/"
+    browser.login(OPERATOR, next_path=failed_tab)
+    assert browser.path == failed_tab
+    browser.find("#jobqueue-jobs")
+    browser.assert_no_server_error()
+    listed = {tr.get_attribute("data-job-id")
+              for tr in browser.find_all("#jobqueue-jobs tr[data-job-id]")}
+    assert listed == set(ids)
+
+    # two of them, ticked and requeued with the bulk form
+    for job_id in ids[:2]:
+        browser.click(f'#jobqueue-jobs tr[data-job-id="{job_id}"] input[name="_selected_job"]')
+    browser.select('#jobqueue-bulk select[name="action"]', "requeue")
+    browser.click_and_wait_for_new_page('#jobqueue-bulk button[type="submit"][name="index"]')
+    browser.assert_no_server_error()
+    assert "2 jobs requeued." in browser.messages(), (browser.path, browser.messages())
+    statuses = [Job.fetch(job_id, connection=connection).get_status() for job_id in ids]
+    assert statuses == [JobStatus.QUEUED, JobStatus.QUEUED, JobStatus.FAILED]
+
+    # the last one through the queue's "requeue failed" link and its confirmation page
+    browser.open(failed_tab)
+    assert [tr.get_attribute("data-job-id")
+            for tr in browser.find_all("#jobqueue-jobs tr[data-job-id]")] == [ids[2]]
+    browser.click_and_wait_for_new_page('a[data-queue-action="requeue-failed"]')
+    assert browser.path == f"{DASHBOARD}default/-/requeue-failed/"
+    browser.assert_no_server_error()
+    browser.click_and_wait_for_new_page("#jobqueue-confirm")
+    browser.assert_no_server_error()
+    assert "1 job requeued." in browser.messages(), (browser.path, browser.messages())
+
+    site.runworker_burst("default")
+    open_dashboard(browser)
+    after = counts(browser, "default")
+    assert (after["failed"], after["finished"], after["queued"]) == (0, 3, 0), after
+
+
+def test_the_dashboard_looks_native_and_lists_every_queue(site: DjangoSite,
+                                                          browser: Browser) -> None:
+    browser.login(OPERATOR)
+    # the admin's index links to the dashboard
+    browser.open("/admin/")
+    browser.find(f'a[href="{DASHBOARD}"]')
+
+    open_dashboard(browser)
+    assert browser.find("#header").is_displayed()
+    assert browser.text("#site-name")
+    assert browser.exists(".breadcrumbs")
+    # the admin's own stylesheet is served and applied (runserver with DEBUG)
+    header_color = browser.driver.execute_script(
+        "return getComputedStyle(document.getElementById('header')).backgroundColor")
+    assert header_color not in ("", "rgba(0, 0, 0, 0)", "transparent"), header_color
+    assert browser.exists("#jobqueue-autorefresh")
+    listed = [tr.get_attribute("data-queue")
+              for tr in browser.find_all("#jobqueue-dashboard tr[data-queue]")]
+    assert sorted(listed) == sorted(QUEUES)
+    for queue in QUEUES:
+        assert counts(browser, queue) == dict.fromkeys(STATES, 0)
+        assert browser.text(f'#jobqueue-dashboard tr[data-queue="{queue}"] '
+                            'td[data-col="workers"]') == "0"
+
+    # the same pages outside the admin (include("django_jobqueue.urls") at /jobqueue/)
+    browser.open("/jobqueue/")
+    browser.find('#jobqueue-dashboard tr[data-queue="default"]')
+    browser.assert_no_server_error()
+
+
+def test_staff_without_the_permissions_gets_403(site: DjangoSite, browser: Browser) -> None:
+    job_id = site.enqueue("default", "operator.add", 1, 2)
+    browser.login(VISITOR, next_path="/admin/")
+    browser.open(DASHBOARD)
+    browser.assert_no_server_error()
+    assert not browser.exists("#jobqueue-dashboard")
+    for path in (DASHBOARD, f"{DASHBOARD}default/", f"{DASHBOARD}default/failed/",
+                 f"{DASHBOARD}default/job/{job_id}/", "/admin/django_jobqueue/worker/",
+                 "/jobqueue/"):
+        assert browser.status_of(path) == 403, path
+
+
+def test_anonymous_is_sent_to_the_login_page(site: DjangoSite, browser: Browser) -> None:
+    browser.open(DASHBOARD)
+    browser.find("#login-form")
+    assert browser.path.startswith("/admin/login/?next=")
+    assert browser.status_of(DASHBOARD) == 302
