@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.utils import timezone
 from redis.exceptions import RedisError
 
 from .. import clients, conf
@@ -264,4 +265,5 @@ def _raw(value: bytes) -> str:
 
 
 def format_time(when: datetime | None) -> str:
-    return when.strftime("%Y-%m-%d %H:%M:%S UTC") if when else ""
+    """In the current time zone (as the listings show times), with its name."""
+    return timezone.localtime(when).strftime("%Y-%m-%d %H:%M:%S %Z") if when else ""

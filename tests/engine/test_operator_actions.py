@@ -8,6 +8,7 @@ import time
 import pytest
 
 from django_jobqueue import Job, JobStatus, Queue, Worker
+from django_jobqueue.command import send_stop_job_command
 from django_jobqueue.engine import keys, overview
 from django_jobqueue.engine.exceptions import InvalidJobOperation, NoSuchJobError
 from django_jobqueue.engine.moves import apply_to_many, stop_job
@@ -74,7 +75,7 @@ def test_stop_refuses_a_job_that_is_not_running(connection, fq):
     with pytest.raises(InvalidJobOperation, match="queued, not started"):
         stop_job(connection, job.id)
     with pytest.raises(NoSuchJobError):
-        stop_job(connection, "nope")
+        send_stop_job_command(connection, "nope")  # RQ's name and import path
     assert where(connection, job.id) == ["queue"]
     assert connection.keys(keys.stop("*")) == []
 
