@@ -40,7 +40,9 @@ class QueueAdmin(_PagesAdmin):
         site = self.admin_site
         changelist = path("", site.admin_view(views.dashboard), {"site": site},
                           name="django_jobqueue_queue_changelist")
-        return [changelist, *page_patterns(site)]
+        history = path("<str:object_id>/change/", site.admin_view(views.object_redirect),
+                       {"site": site}, name="django_jobqueue_queue_change")
+        return [changelist, history, *page_patterns(site)]
 
 
 @admin.register(Worker)

@@ -79,6 +79,12 @@ def read_overview(queue_names: list[str] | None = None) -> Overview:
 # --------------------------------------------------------------------------- job page
 
 
+def job_origin(queue_name: str, job_id: str) -> str | None:
+    """The queue a job belongs to, looked up on the connection of ``queue_name``."""
+    client = clients.get_connection(connection_name(queue_name))
+    return decode(client.hget(keys.job(job_id), "origin"))
+
+
 @dataclass
 class Value:
     """One field of the job page: ``text`` (escaped by the template), shortened to

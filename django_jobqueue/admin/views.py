@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
 from .. import conf
@@ -144,6 +144,21 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
                      for a in job.actions],
         dependency_links=[(d, links.job(q.name, d)) for d in job.dependency_ids],
     ))
+
+
+@guarded(can_view)
+def object_redirect(request: HttpRequest, object_id: str, site: Any) -> HttpResponse:
+    """Where the admin's history ("Recent actions") links: a queue's page, or a job's."""
+    links = Links(request)
+    if object_id in conf.queues():
+        return HttpResponseRedirect(links.queue(object_id))
+    if data.valid_job_id(object_id):
+        one_queue_per_connection = {data.connection_name(q): q for q in conf.queues()}
+        for name in one_queue_per_connection.values():
+            origin = data.job_origin(name, object_id)
+            if origin in conf.queues():
+                return HttpResponseRedirect(links.job(origin, object_id))
+    raise data.NotFound(f"No queue or job {object_id!r} (a job may have expired).")
 
 
 def _tab_of(status: str | None) -> str:
