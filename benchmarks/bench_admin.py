@@ -6,31 +6,39 @@ Run from the repository root (Django, redis-py and, ideally, hiredis installed):
     python3 benchmarks/bench_admin.py                          # 1,000,000 queued + 100,000 failed
     python3 benchmarks/bench_admin.py --queued 20000 --failed 2000 --rounds 10   # quick run
     python3 benchmarks/bench_admin.py --profile failed_p1      # + cProfile of one request
+    python3 benchmarks/bench_admin.py --json results.json      # + every figure as JSON
 
-What it does, all in this process except Redis and the workers:
+What it does (the pages are requested in this process; Redis, workers and the populating
+run in child processes):
 
 * starts a private ``redis-server`` (from ``PATH``, or ``--redis-server``) on a free loopback
-  port, persistence off, in a temp dir removed at the end (also on Ctrl-C / SIGTERM); the
-  system Redis on 6379 is never touched;
+  port, persistence off, in a temp dir removed at the end (also on Ctrl-C / SIGTERM, which
+  stop the workers too); the system Redis on 6379 is never touched;
 * configures Django with ``settings.configure``: admin, auth, contenttypes, sessions,
   messages, staticfiles and django_jobqueue, SQLite in memory, ``DEBUG = False``, the admin
   at ``/admin/``, and ``JOBQUEUE`` with one connection to that Redis and 50 queues
   (``q00`` .. ``q48`` and ``big``); runs ``migrate``, creates a superuser and logs a
   ``django.test.Client`` in with ``force_login``;
-* starts ``--workers`` idle workers (subprocesses, default 4) serving the ``q..`` queues
-  (never ``big``), so the dashboard and the workers page have live workers to show;
-* measures every page once on the empty queue ("empty" columns), then populates ``big``:
-  first ``--failed`` jobs (default 100,000) enqueued with ``enqueue_many`` and failed for real
-  by ``--fail-workers`` burst workers (the engine's own fail path: hash fields, results entry,
-  ``failed:big`` zset scored by expiry), then ``--queued`` no-op jobs (default 1,000,000)
-  enqueued with ``Queue.enqueue_many`` in batches of 10,000; and measures again;
+* starts ``--workers`` idle workers (default 4) serving the ``q..`` queues (never ``big``),
+  so that the dashboard and the workers page have live workers to show;
+* measures every page on the empty queue ("empty"), then with ``--small`` (100) failed and
+  100 queued jobs, then, the queued ones emptied, populates ``big`` and measures again:
+  first the failed jobs (``--failed``, default 100,000 in all) enqueued with
+  ``enqueue_many`` and failed for real by ``--fail-workers`` burst workers (the engine's own
+  fail path: hash fields, results entry, ``failed:big`` zset scored by expiry; checked to
+  have failed with the benchmark's own error), then ``--queued`` no-op jobs (default
+  1,000,000) enqueued with ``Queue.enqueue_many`` in batches of 10,000. Populating runs in a
+  child process, so that the measured process does not carry its heap;
 * per page: ``--warmup`` requests (default 2), then ``--rounds`` timed ``client.get`` calls
   (default 20; each must answer 200), reporting the median and p95 wall time, the Redis
   round trips of one request and the commands Redis ran for it (``INFO commandstats``,
-  Lua-internal commands included);
+  Lua-internal commands included, median);
 * prints a reStructuredText grid table (paste into README.rst) and, per page the issue names
-  (dashboard, queue page, failed tab), whether the 200 ms target is met. It reports, it does
-  not assert: the exit status is 0 unless a page did not answer 200.
+  (dashboard, queue pages, failed tab), whether the 200 ms median target is met, and whether
+  the round trips with the full population equal those with the small one. It reports, it
+  does not assert: the exit status is 0 unless a page did not answer 200.
+
+The machine's load average is printed: other work on the machine shows in the p95 column.
 
 Round trips are counted in this process by wrapping redis-py's
 ``AbstractConnection.send_packed_command`` while a measured request runs: one call per
@@ -38,10 +46,12 @@ command sent alone, one per pipeline ``execute()`` and one per streamed batch of
 a pipelined fetch of a page's jobs counts as one round trip.
 
 A page slower than the target (or any page named with ``--profile``, ``all`` for every page)
-is profiled: cProfile of one request, the top functions by cumulative and by own time.
+is profiled: cProfile of one request, django_jobqueue's functions by cumulative time, then
+every function by cumulative and by own time.
 
 Memory: the full run keeps about 1.1 million job hashes in Redis (see the ``used_memory``
-line of the output: 1.5 GB with redis-server 6.2, libc malloc; ``free -m`` first).
+line: 1.3 GB with redis-server 6.2 / libc malloc, 1.15 GB with 7.0 / jemalloc). A full run
+takes about 3 minutes on 2 cores, most of it populating.
 """
 
 from __future__ import annotations
@@ -77,6 +87,9 @@ NOOP_PATH = "benchmarks.jobs.noop"
 FAILING_PATH = "benchmarks.bench_admin.failing_job"
 URLS_MODULE = "benchmarks._bench_admin_urls"  # made in memory by configure_django()
 BATCH = 10_000
+#: every process (this one through Django's setting, workers through the environment) signs
+#: and verifies job payloads with this key
+SIGNING_KEY = "django-jobqueue-admin-benchmark"
 ADMIN = "/admin/django_jobqueue"
 
 
@@ -171,6 +184,7 @@ def configure_django(url: str) -> None:
         DEFAULT_AUTO_FIELD="django.db.models.AutoField",
         PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"],
         JOBQUEUE={
+            "SIGNING_KEY": SIGNING_KEY,
             "CONNECTIONS": {"default": {"URL": url}},
             "QUEUES": {name: {} for name in QUEUE_NAMES},
         },
@@ -203,6 +217,8 @@ def logged_in_client():
 def _env() -> dict:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (REPO_ROOT, env.get("PYTHONPATH")) if p)
+    env["JOBQUEUE_SIGNING_KEY"] = SIGNING_KEY
+    env.pop("JOBQUEUE_KEY_PREFIX", None)
     return env
 
 
@@ -280,6 +296,10 @@ def populate(conn, n_queued: int, n_failed: int, fail_workers: int, url: str, lo
         if failed != failed_before + n_failed or conn.zcard(keys.queue(BIG)):
             raise RuntimeError(f"expected {failed_before + n_failed} failed jobs, found {failed} "
                                f"(and {conn.zcard(keys.queue(BIG))} still queued)")
+        sample = conn.zrange(keys.registry("failed", BIG), -1, -1)[0]
+        exc_info = conn.hget(keys.job(sample.decode()), "exc_info") or b""
+        if b"benchmark failure" not in exc_info:
+            raise RuntimeError(f"a failed job failed for another reason: {exc_info[-300:]!r}")
         out["failed_enqueue_s"] = t1 - t0
         out["failed_work_s"] = t2 - t1
         say(f"   {n_failed:,} failed jobs: enqueued in {t1 - t0:.1f}s, failed by "
@@ -297,6 +317,43 @@ def populate(conn, n_queued: int, n_failed: int, fail_workers: int, url: str, lo
         say(f"   {n_queued:,} queued jobs: enqueue_many in {t1 - t0:.1f}s "
             f"({n_queued / (t1 - t0):,.0f}/s)")
     return out
+
+
+def populate_elsewhere(url: str, n_queued: int, n_failed: int, fail_workers: int,
+                       logdir: str, timeout: float, say) -> dict:
+    """:func:`populate` in a child process, so that the measured process does not carry the
+    heap of a million enqueues (a web server process would not)."""
+    spec = json.dumps({"url": url, "n_queued": n_queued, "n_failed": n_failed,
+                       "fail_workers": fail_workers, "logdir": logdir, "timeout": timeout})
+    proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--_populate", spec],
+                            cwd=REPO_ROOT, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    result, lines = None, []
+    try:
+        for line in proc.stdout:
+            if line.startswith("RESULT "):
+                result = json.loads(line[len("RESULT "):])
+            else:
+                lines.append(line)
+                say(line.rstrip("\n"))
+        rc = proc.wait()
+    finally:
+        stop_process(proc)
+        proc.stdout.close()
+    if rc != 0 or result is None:
+        raise RuntimeError(f"populating failed (exit {rc}):\n{''.join(lines[-40:])}")
+    return result
+
+
+def _populate_main(spec: str) -> int:
+    import redis
+
+    args = json.loads(spec)
+    conn = redis.Redis.from_url(args["url"])
+    out = populate(conn, args["n_queued"], args["n_failed"], args["fail_workers"], args["url"],
+                   args["logdir"], args["timeout"], lambda *a: print(*a, flush=True))
+    print("RESULT " + json.dumps(out), flush=True)
+    return 0
 
 
 # --------------------------------------------------------------------------- measuring
@@ -318,7 +375,8 @@ def measure(client, conn, url: str, rounds: int, warmup: int) -> dict:
     for _ in range(warmup):
         _get(client, url)
     times, trips, cmds = [], [], []
-    overhead = -commands_run(conn) + commands_run(conn)  # what one INFO call itself adds
+    # what one INFO call itself adds (the least of a few: idle workers run commands too)
+    overhead = min(-commands_run(conn) + commands_run(conn) for _ in range(5))
     response = None
     for _ in range(rounds):
         before = commands_run(conn)
@@ -351,7 +409,7 @@ def measure(client, conn, url: str, rounds: int, warmup: int) -> dict:
     }
 
 
-def profile_one(client, url: str, top: int = 25) -> str:
+def profile_one(client, url: str, top: int = 20) -> str:
     profiler = cProfile.Profile()
     profiler.enable()
     t0 = time.perf_counter()
@@ -360,16 +418,20 @@ def profile_one(client, url: str, top: int = 25) -> str:
     profiler.disable()
     out = io.StringIO()
     out.write(f"cProfile of one GET {url} ({elapsed:.1f} ms under the profiler)\n")
+    out.write("-- django_jobqueue's functions, by cumulative time\n")
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(
+        r"django_jobqueue[/\\](?!.*bench)", top)
     stats = pstats.Stats(profiler, stream=out)
     stats.strip_dirs()
-    out.write("-- by cumulative time\n")
-    stats.sort_stats("cumulative").print_stats(top)
-    out.write("-- by own time\n")
+    out.write("-- all functions, by cumulative time\n")
+    stats.sort_stats("cumulative").print_stats(top + 10)
+    out.write("-- all functions, by own time\n")
     stats.sort_stats("tottime").print_stats(top)
     return out.getvalue()
 
 
-def pages(job_ids: dict, mid_page: int, failed_mid_page: int) -> list[tuple[str, str, str, bool]]:
+def pages(job_ids: dict, mid_page: int, failed_mid_page: int,
+          failed_last_page: int) -> list[tuple[str, str, str, bool]]:
     """(key, label, url, named by the issue)."""
     q = f"{ADMIN}/queue/{BIG}"
     rows = [
@@ -381,6 +443,8 @@ def pages(job_ids: dict, mid_page: int, failed_mid_page: int) -> list[tuple[str,
         ("failed_p1", "failed tab, page 1", f"{q}/failed/", True),
         ("failed_mid", f"failed tab, page {failed_mid_page:,}",
          f"{q}/failed/?page={failed_mid_page}", True),
+        ("failed_last", f"failed tab, page {failed_last_page:,} (last)",
+         f"{q}/failed/?page={failed_last_page}", True),
         ("search_nomatch", "queue search, no match (q=)", f"{q}/?q=no-such-function", False),
         ("job_queued", "job page (queued job)",
          f"{q}/job/{job_ids['queued']}/" if job_ids.get("queued") else "", False),
@@ -475,6 +539,7 @@ def machine_info(conn) -> dict:
         "redis_py": version("redis"),
         "hiredis": version("hiredis"),
         "django": version("django"),
+        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
     }
 
 
@@ -511,6 +576,14 @@ def render(page_list, full: dict, empty: dict, small: dict, n_small: int) -> str
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+
+    def on_sigterm(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)  # clean up (workers, Redis) as on Ctrl-C
+    if argv[:1] == ["--_populate"]:  # the child process of populate_elsewhere()
+        return _populate_main(argv[1])
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--queued", type=int, default=1_000_000,
                     help="queued jobs in queue 'big' (default 1,000,000)")
@@ -530,8 +603,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip-empty", action="store_true",
                     help="measure only the populated queue (no 'empty' and 'small' runs)")
     ap.add_argument("--profile", action="append", default=[], metavar="PAGE",
-                    help="also cProfile one request of PAGE (a key of the table, e.g. "
-                         "failed_p1, or 'all'); pages missing the target are always profiled")
+                    help="also cProfile one request of PAGE, or of 'all' (pages missing the "
+                         "target always are): " + ", ".join(k for k, *_ in pages({}, 2, 2, 3)))
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     ap.add_argument("--redis-server", default="redis-server", help="redis-server binary")
     args = ap.parse_args(argv)
@@ -540,11 +613,6 @@ def main(argv: list[str] | None = None) -> int:
 
     def say(*a):
         print(*a, flush=True)
-
-    def on_sigterm(signum, frame):
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
 
     import redis
 
@@ -591,7 +659,8 @@ def main(argv: list[str] | None = None) -> int:
             say(f"-- measuring: {name} ({n_queued:,} queued, {n_failed:,} failed; page size "
                 f"{per_page}; dashboard says big: {dashboard_counts(client)})")
             lists[name] = pages(job_ids, max(2, -(-n_queued // per_page) // 2),
-                                max(2, -(-n_failed // per_page) // 2))
+                                max(2, -(-n_failed // per_page) // 2),
+                                max(3, -(-n_failed // per_page)))
             phases[name] = run_pages(client, conn, lists[name], args, say, name)
 
         small = min(args.small, args.queued, args.failed) if not args.skip_empty else 0
@@ -599,14 +668,14 @@ def main(argv: list[str] | None = None) -> int:
             run_phase("empty", 0, 0)
             if small:
                 say(f"-- populating {BIG!r} with {small} failed and {small} queued jobs")
-                populate(conn, small, small, 1, server.url, logdir, args.fail_timeout, say)
+                populate_elsewhere(server.url, small, small, 1, logdir, args.fail_timeout, say)
                 run_phase("small", small, small)
                 Queue(BIG, connection=conn).empty()  # the failed ones stay
 
         say(f"-- populating queue {BIG!r} (failed jobs first, then the queued ones)")
         t0 = time.perf_counter()
-        population = populate(conn, args.queued, args.failed - small, args.fail_workers,
-                              server.url, logdir, args.fail_timeout, say)
+        population = populate_elsewhere(server.url, args.queued, args.failed - small,
+                                        args.fail_workers, logdir, args.fail_timeout, say)
         population["total_s"] = time.perf_counter() - t0
         mem = conn.info("memory")
         population["used_memory"] = mem["used_memory_human"]
@@ -621,6 +690,8 @@ def main(argv: list[str] | None = None) -> int:
             f"jobs, {len(QUEUE_NAMES)} queues configured, {args.workers} idle workers; "
             f"median/p95 of {args.rounds} requests after {args.warmup} warm-ups; "
             f"Django test client in-process, DEBUG=False, SQLite sessions")
+        say(f"Load average before populating {info['loadavg']}, after measuring "
+            + " ".join(f"{x:.2f}" for x in os.getloadavg()))
         say(f"Machine: {info['nproc']} cores ({info['cpu']}), Python {info['python']}, "
             f"Django {info['django']}, redis-server {info['redis_server']}, "
             f"redis-py {info['redis_py']}, hiredis {info['hiredis']}")

@@ -81,6 +81,16 @@ class Links:
     def job(self, queue: str, job_id: str) -> str:
         return self._reverse("jobqueue_job", queue, job_id)
 
+    def job_urls(self, queue: str) -> Callable[[str], str]:
+        """job id -> URL of its page, reversing once (a page of 500 rows)."""
+        head, _, tail = self.job(queue, "JOBID0").rpartition("JOBID0")
+        return lambda job_id: head + job_id + tail
+
+    def state_urls(self, queue: str) -> Callable[[str], str]:
+        """state -> URL of the queue's tab, reversing once."""
+        head, _, tail = self.queue(queue, "STATE0").rpartition("STATE0")
+        return lambda state: head + state + tail
+
     def job_action(self, queue: str, job_id: str, action: str) -> str:
         return self._reverse("jobqueue_job_action", queue, job_id, action)
 

@@ -87,9 +87,8 @@ def job_action(request: HttpRequest, queue: str, job_id: str, action: str,
         raise data.NotFound(f"{job_id!r} is not a job id.")
     if request.method != "POST":
         return HttpResponseNotAllowed(["POST"])
-    status = q.connection.hget(keys.job(job_id), "status")
-    origin = q.connection.hget(keys.job(job_id), "origin")
-    if status is None or data.decode_text(origin) != q.name:
+    status, origin = q.connection.hmget(keys.job(job_id), ["status", "origin"])
+    if data.decode_text(origin) != q.name:
         raise data.NotFound(f"No job {job_id!r} in queue {q.name!r}.")
     done = _report(request, action, apply_to_many(q.connection, action, [job_id]))
     _log(request, action, q.name, done)
@@ -118,7 +117,13 @@ def bulk(request: HttpRequest, q: Queue, state: str) -> HttpResponse:
         messages.warning(request, "Select the jobs to act on first.")
         return back
     valid = [i for i in ids if data.valid_job_id(i)][:MAX_SELECTED]
-    outcomes = apply_to_many(q.connection, action, valid)
+    pipe = q.connection.pipeline(transaction=False)
+    for job_id in valid:
+        pipe.hget(keys.job(job_id), "origin")
+    # a job of another queue is never touched from this queue's page
+    ours = [i for i, origin in zip(valid, pipe.execute(), strict=True)
+            if data.decode_text(origin) == q.name]
+    outcomes = apply_to_many(q.connection, action, ours)
     outcomes.update({i: "missing" for i in ids if i not in outcomes})
     _log(request, action, q.name, _report(request, action, outcomes))
     return back

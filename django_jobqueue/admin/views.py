@@ -4,10 +4,12 @@ Redis round trips, however many jobs a queue holds."""
 from __future__ import annotations
 
 import math
+from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from django.utils import timezone
 
 from .. import conf
 from ..engine import overview
@@ -29,10 +31,11 @@ def dashboard(request: HttpRequest, site: Any) -> HttpResponse:
     links = Links(request)
     rows = []
     for counts in found.counts:
+        tab = links.state_urls(counts.name)
         rows.append({
             "name": counts.name, "url": links.queue(counts.name),
             "unreachable": counts.name in found.unreachable,
-            "cells": [{"state": state, "count": count, "url": links.queue(counts.name, state)}
+            "cells": [{"state": state, "count": count, "url": tab(state)}
                       for state, count in counts.by_state()],
             "oldest_age": _age(counts.oldest_age), "workers": counts.workers,
         })
@@ -62,14 +65,16 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
         total, ids = overview.page_of_ids(q.connection, q.name, state, offset,
                                           params["per_page"], params["order"] == "newest")
     links = Links(request)
+    tab = links.state_urls(q.name)
     rows = [row for row in overview.summaries(q.connection, ids, q.serializer) if row]
+    job_url = links.job_urls(q.name)
     for row in rows:
-        row.url = links.job(q.name, row.id)
+        row.url = job_url(row.id)
+        row.times = [_short_time(t) for t in (row.enqueued_at, row.started_at, row.ended_at)]
     pages = max(1, math.ceil(total / params["per_page"]))
     return TemplateResponse(request, "django_jobqueue/queue.html", page_context(
         request, site, f"Queue {q.name}: {STATE_LABELS[state].lower()} jobs", queue=q.name,
-        state=state, tabs=[(s, STATE_LABELS[s], n, links.queue(q.name, s))
-                           for s, n in counts.by_state()],
+        state=state, tabs=[(s, STATE_LABELS[s], n, tab(s)) for s, n in counts.by_state()],
         rows=rows, total=total, params=params, pages=pages, page_sizes=PAGE_SIZES,
         page_links=_page_links(request, params["page"], pages), search=search,
         bulk_actions=actions.BULK_ACTIONS, workers=counts.workers,
@@ -177,6 +182,10 @@ def workers_page(request: HttpRequest, site: Any) -> HttpResponse:
                for w in sorted(found.workers, key=lambda w: w.name)]
     return TemplateResponse(request, "django_jobqueue/workers.html", page_context(
         request, site, "Workers", workers=workers, errors=found.errors))
+
+
+def _short_time(when: datetime | None) -> str:
+    return timezone.localtime(when).strftime("%Y-%m-%d %H:%M:%S") if when else ""
 
 
 def _age(seconds: float | None) -> str:

@@ -6,7 +6,6 @@ Every function here costs a fixed number of round trips, however many jobs a que
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -82,28 +81,17 @@ def state_key(queue_name: str, state: str) -> str:
 
 def page_of_ids(connection: Redis, queue_name: str, state: str, offset: int, length: int,
                 newest_first: bool) -> tuple[int, list[str]]:
-    """(how many jobs the tab holds, the ids of one page), in one round trip.
+    """(how many jobs the tab holds, the ids of one page), in one round trip, by rank (as
+    fast on the last page as on the first).
 
     A queue's order is its run order (oldest first = next to run); a registry's is its score
     (time started, due, deferred or expiring)."""
     if state not in STATES:
         raise ValueError(f"unknown state {state!r}")
-    key = state_key(queue_name, state)
-    pipe = connection.pipeline(transaction=False)
-    if state in EXPIRING:
-        # Scores are expiry times: count and list only entries not yet expired. The bound is
-        # this process's clock; a skew only shows an entry a few seconds longer or shorter.
-        low = f"({time.time()}"
-        pipe.zcount(key, low, "+inf")
-        if newest_first:
-            pipe.zrevrangebyscore(key, "+inf", low, start=offset, num=length)
-        else:
-            pipe.zrangebyscore(key, low, "+inf", start=offset, num=length)
-    else:
-        pipe.zcard(key)
-        pipe.zrange(key, offset, offset + length - 1, desc=newest_first)
-    total, ids = pipe.execute()
-    return int(total), [decode(i) for i in ids]
+    where = "queue" if state == "queued" else state
+    reply = scripts.get("page")(connection, queue_name, where, offset, length,
+                                "1" if newest_first else "", "1" if state in EXPIRING else "")
+    return int(reply[0]), [decode(i) for i in reply[1:]]
 
 
 @dataclass

@@ -12,6 +12,7 @@ from django_jobqueue.command import send_stop_job_command
 from django_jobqueue.engine import keys, overview
 from django_jobqueue.engine.exceptions import InvalidJobOperation, NoSuchJobError
 from django_jobqueue.engine.moves import apply_to_many, stop_job
+from django_jobqueue.engine.utils import decode
 from tests.engine.jobs_faults import has_started, tracked, where
 from tests.engine.jobs_worker import add, in_thread, raise_error, sleep_for
 from tests.harness import wait_until
@@ -180,6 +181,7 @@ def test_pages_and_summaries(connection, count_round_trips):
     jobs = [queue.enqueue(add, i, i, description=f"job {i}") for i in range(30)]
     jobs[0].meta["progress"] = 40
     jobs[0].save_meta()
+    overview.page_of_ids(connection, "pages", "queued", 0, 1, False)  # loads the script
     with count_round_trips(connection) as trips:
         total, ids = overview.page_of_ids(connection, "pages", "queued", 0, 10, False)
         rows = overview.summaries(connection, ids)
@@ -192,6 +194,26 @@ def test_pages_and_summaries(connection, count_round_trips):
     assert overview.summaries(connection, ["missing"]) == [None]
     with pytest.raises(ValueError):
         overview.page_of_ids(connection, "pages", "bogus", 0, 10, False)
+
+
+def test_pages_of_an_expiring_registry_skip_expired_entries(connection):
+    queue = Queue("exp", connection=connection)
+    failed = [queue.enqueue(raise_error) for _ in range(5)]
+    Worker([queue], connection=connection).work(burst=True)
+    key = keys.registry("failed", "exp")
+    connection.zadd(key, {"old-1": 1, "old-2": 2})  # expired entries (their hashes are gone)
+    in_order = [decode(i) for i in connection.zrangebyscore(key, f"({time.time()}", "+inf")]
+    assert sorted(in_order) == sorted(j.id for j in failed)
+
+    total, ids = overview.page_of_ids(connection, "exp", "failed", 0, 3, False)
+    assert (total, ids) == (5, in_order[:3])
+    total, ids = overview.page_of_ids(connection, "exp", "failed", 3, 3, False)
+    assert ids == in_order[3:]
+    total, ids = overview.page_of_ids(connection, "exp", "failed", 0, 3, True)
+    assert ids == in_order[::-1][:3]
+    total, ids = overview.page_of_ids(connection, "exp", "failed", 3, 10, True)
+    assert ids == in_order[::-1][3:]
+    assert overview.page_of_ids(connection, "exp", "failed", 5, 10, True) == (5, [])
 
 
 def test_summary_of_a_corrupt_job_says_what_is_wrong(connection):

@@ -1,0 +1,35 @@
+-- One page of a queue or registry by rank, and its size, in one step. In the registries
+-- whose scores are expiry times (finished, failed, canceled) entries past their time are
+-- neither counted nor shown: they have the lowest scores, so ranks just skip them.
+-- ARGV: prefix, queue, where ('queue' or a registry kind), offset, length, newest first
+--       ('1' or ''), expiring ('1' or '').
+-- Returns {size, ids...}.
+local queue, where = ARGV[2], ARGV[3]
+local offset, length, desc, expiring = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7] == '1'
+local key
+if where == 'queue' then
+  key = k_queue(queue)
+else
+  key = k_registry(where, queue)
+end
+local size = redis.call('ZCARD', key)
+local expired = 0
+if expiring then
+  expired = redis.call('ZCOUNT', key, '-inf', fmt(server_time()))
+end
+local live = size - expired
+local out = {live}
+if offset >= live or length <= 0 then
+  return out
+end
+local last = math.min(offset + length, live) - 1
+local ids
+if desc then
+  ids = redis.call('ZREVRANGE', key, offset, last)
+else
+  ids = redis.call('ZRANGE', key, expired + offset, expired + last)
+end
+for _, id in ipairs(ids) do
+  out[#out + 1] = id
+end
+return out
