@@ -9,7 +9,6 @@ from typing import Any
 
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -39,7 +38,7 @@ def guarded(permission: Callable[[Any], bool]) -> Callable:
         @functools.wraps(view)
         def wrapper(request: HttpRequest, *args: Any, site: Any, **kwargs: Any) -> HttpResponse:
             if not permission(request.user):
-                raise PermissionDenied
+                return forbidden(request, site)
             try:
                 return view(request, *args, site=site, **kwargs)
             except NotFound as exc:
@@ -55,6 +54,14 @@ def guarded(permission: Callable[[Any], bool]) -> Callable:
         return wrapper
 
     return decorate
+
+
+def forbidden(request: HttpRequest, site: Any) -> HttpResponse:
+    """The admin-styled 403 page (the status is what matters; the look is for people)."""
+    context = {**site.each_context(request), "title": "Permission denied",
+               "message": "Your account may not see or change the job queues. Ask for the "
+                          "“queue” view (or change) permission of the Job queue app."}
+    return TemplateResponse(request, "django_jobqueue/403.html", context, status=403)
 
 
 class Links:

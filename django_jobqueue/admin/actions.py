@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
 
@@ -16,7 +15,7 @@ from ..engine import keys, overview
 from ..engine.moves import apply_to_many
 from ..engine.queue import Queue
 from . import data
-from .access import Links, can_change, guarded, log_actions, page_context
+from .access import Links, can_change, forbidden, guarded, log_actions, page_context
 
 JOB_ACTION_LABELS = {"requeue": "Requeue", "cancel": "Cancel", "stop": "Stop",
                      "delete": "Delete"}
@@ -39,18 +38,22 @@ class QueueAction:
 
 QUEUE_ACTIONS = {
     "requeue-failed": QueueAction("requeue-failed", "Requeue all failed jobs", "failed",
-                                  "Requeue all {count} failed jobs of queue {queue}?"),
+                                  "Requeue {jobs} of queue {queue}?"),
     "delete-failed": QueueAction("delete-failed", "Delete all failed jobs", "failed",
-                                 "Delete all {count} failed jobs of queue {queue}? "
-                                 "They cannot be brought back."),
+                                 "Delete {jobs} of queue {queue}? This cannot be undone."),
     "empty": QueueAction("empty", "Empty the queue", "queued",
-                         "Delete all {count} queued jobs of queue {queue}? "
-                         "They cannot be brought back."),
+                         "Delete {jobs} of queue {queue}? This cannot be undone."),
 }
 
 
 def _jobs(count: int) -> str:
     return f"{count} job" if count == 1 else f"{count} jobs"
+
+
+def _all_jobs(count: int, state: str) -> str:
+    if count == 1:
+        return f"the 1 {state} job"
+    return f"all {count} {state} jobs" if count else f"the {state} jobs (there are none now)"
 
 
 def _report(request: HttpRequest, action: str, outcomes: dict[str, str]) -> list[str]:
@@ -103,10 +106,10 @@ def _tab(status: str) -> str:
                                                  else "queued")
 
 
-def bulk(request: HttpRequest, q: Queue, state: str) -> HttpResponse:
+def bulk(request: HttpRequest, q: Queue, state: str, site: Any) -> HttpResponse:
     """The action chosen for the selected rows of a queue tab (a POST to the tab's URL)."""
     if not can_change(request.user):
-        raise PermissionDenied
+        return forbidden(request, site)
     back = HttpResponseRedirect(request.get_full_path())
     action = request.POST.get("action", "")
     ids = list(dict.fromkeys(request.POST.getlist("_selected_job")))
@@ -158,6 +161,6 @@ def queue_action(request: HttpRequest, queue: str, action: str, site: Any) -> Ht
     count = dict(counts.by_state())[spec.state]
     return TemplateResponse(request, "django_jobqueue/confirm.html", page_context(
         request, site, spec.label, queue=q.name, action=spec,
-        question=spec.question.format(count=count, queue=q.name),
+        question=spec.question.format(queue=q.name, jobs=_all_jobs(count, spec.state)),
         cancel_url=links.queue(q.name, spec.state),
     ))

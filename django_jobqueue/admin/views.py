@@ -51,7 +51,7 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
         raise data.NotFound(f"{state!r} is not a state of a queue.")
     q = data.queue_or_404(queue)
     if request.method == "POST":
-        return actions.bulk(request, q, state)
+        return actions.bulk(request, q, state, site)
     params = _listing_params(request, state)
     (counts,), _ = overview.overview(q.connection, [q.name])
     total = dict(counts.by_state())[state]
@@ -184,8 +184,12 @@ def workers_page(request: HttpRequest, site: Any) -> HttpResponse:
         request, site, "Workers", workers=workers, errors=found.errors))
 
 
-def _short_time(when: datetime | None) -> str:
-    return timezone.localtime(when).strftime("%Y-%m-%d %H:%M:%S") if when else ""
+def _short_time(when: datetime | None) -> tuple[str, str]:
+    """(date, time) in the current time zone, shown on two lines to keep rows narrow."""
+    if when is None:
+        return "", ""
+    local = timezone.localtime(when)
+    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S")
 
 
 def _age(seconds: float | None) -> str:

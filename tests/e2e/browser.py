@@ -21,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -160,6 +161,27 @@ class DjangoSite:
         """``runworker QUEUES --burst``; waits for it to exit 0; returns its log (stderr)."""
         return self.django("runworker", *queues, "--burst", timeout=timeout).stderr
 
+    @contextmanager
+    def worker(self, *args: str) -> Iterator[subprocess.Popen]:
+        """A long-running ``runworker ARGS`` for the ``with`` block; SIGTERMed (warm shutdown)
+        at its end, killed if it does not exit within 30 s."""
+        log = self.workdir / f"runworker-{len(list(self.workdir.glob('runworker-*')))}.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen([sys.executable, "-m", "django", "runworker", *args],
+                                       cwd=REPO, env=self.env, stdout=out,
+                                       stderr=subprocess.STDOUT)
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+                raise AssertionError(f"runworker ignored SIGTERM:\n{log.read_text()}") from None
+
     def start_server(self) -> str:
         port = free_port()
         with open(self.server_log, "wb") as out:
@@ -178,8 +200,11 @@ class DjangoSite:
                    f"{self.log()}")
         return self.base
 
-    def log(self) -> str:
-        return self.server_log.read_text(errors="replace") if self.server_log.exists() else ""
+    def log(self, since: int = 0) -> str:
+        """The server's log, from byte ``since`` on (see ``log_size``)."""
+        if not self.server_log.exists():
+            return ""
+        return self.server_log.read_bytes()[since:].decode(errors="replace")
 
     def log_size(self) -> int:
         return self.server_log.stat().st_size if self.server_log.exists() else 0
@@ -187,9 +212,7 @@ class DjangoSite:
     def server_errors(self, since: int = 0) -> list[str]:
         """Lines of the server's log (from byte ``since`` on) about a 5xx answer (a 403's
         PermissionDenied is logged with a traceback too: that is no error)."""
-        text = self.server_log.read_bytes()[since:].decode(errors="replace") \
-            if self.server_log.exists() else ""
-        return [line for line in text.splitlines()
+        return [line for line in self.log(since).splitlines()
                 if re.search(r'" 5\d\d ', line) or "Internal Server Error" in line]
 
     def stop(self) -> None:
@@ -207,9 +230,15 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def http_status(url: str, cookies: dict[str, str] | None = None) -> int:
-    """Status of a GET (redirects not followed), with these cookies; 0 if nothing answered."""
-    request = urllib.request.Request(url)
+def http_status(url: str, cookies: dict[str, str] | None = None, post: bool = False) -> int:
+    """Status of a GET, or of a POST with the CSRF token of the cookies (redirects not
+    followed), with these cookies; 0 if nothing answered."""
+    cookies = cookies or {}
+    data = None
+    if post:
+        data = urllib.parse.urlencode(
+            {"csrfmiddlewaretoken": cookies.get("csrftoken", "")}).encode()
+    request = urllib.request.Request(url, data=data)
     if cookies:
         request.add_header("Cookie", "; ".join(f"{k}={v}" for k, v in cookies.items()))
     opener = urllib.request.build_opener(_NoRedirect)
@@ -354,12 +383,14 @@ class Browser:
     def cookies(self) -> dict[str, str]:
         return {c["name"]: c["value"] for c in self.driver.get_cookies()}
 
-    def status_of(self, path: str) -> int:
-        """HTTP status of GET ``path`` with this browser's cookies (its session)."""
-        return http_status(self.base + path, self.cookies())
+    def status_of(self, path: str, post: bool = False) -> int:
+        """HTTP status of GET (or POST) ``path`` with this browser's cookies (its session)."""
+        return http_status(self.base + path, self.cookies(), post=post)
 
-    def messages(self) -> list[str]:
-        return [li.text.strip() for li in self.find_all("ul.messagelist li")]
+    def messages(self, level: str = "") -> list[str]:
+        """The texts of the page's messages (of this level only: success, error, ...)."""
+        css = f"ul.messagelist li.{level}" if level else "ul.messagelist li"
+        return [li.text.strip() for li in self.find_all(css)]
 
     def console_errors(self) -> list[str]:
         """Severe entries of the console since the last call: JS errors, and failed loads of
@@ -378,7 +409,7 @@ class Browser:
     def assert_no_server_error(self) -> None:
         source = self.driver.page_source
         title = self.driver.title
-        for sign in ("Server Error (500)", "Traceback (most recent call last)",
-                     'id="traceback"', "TemplateSyntaxError", "NoReverseMatch",
-                     "VariableDoesNotExist"):
+        # Django's own error pages (the page of a failed job shows its traceback: no sign)
+        for sign in ("Server Error (500)", 'id="requestinfo"', "DEBUG = True</code>",
+                     "TemplateSyntaxError at /", "NoReverseMatch at /"):
             assert sign not in source, f"{self.driver.current_url}: {title!r} shows {sign!r}"

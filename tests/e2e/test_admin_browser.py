@@ -99,8 +99,8 @@ def test_requeue_a_failed_job_from_the_admin(site: DjangoSite, browser: Browser,
     assert browser.text("#jobqueue-job-status").lower() == "failed"
     browser.click_and_wait_for_new_page('button[data-action="requeue"]')
     browser.assert_no_server_error()
-    messages = browser.messages()
-    assert any("requeued" in m.lower() for m in messages), (browser.path, messages)
+    messages = browser.messages("success")
+    assert any("requeued" in m.lower() for m in messages), (browser.path, browser.messages())
     assert job.get_status() == JobStatus.QUEUED
 
     # the job runs again (and succeeds this time); the dashboard shows it
@@ -131,7 +131,8 @@ def test_bulk_requeue_of_selected_jobs_then_requeue_all_failed(
     browser.select('#jobqueue-bulk select[name="action"]', "requeue")
     browser.click_and_wait_for_new_page('#jobqueue-bulk button[type="submit"][name="index"]')
     browser.assert_no_server_error()
-    assert "2 jobs requeued." in browser.messages(), (browser.path, browser.messages())
+    assert "2 jobs requeued." in browser.messages("success"), (browser.path,
+                                                                browser.messages())
     statuses = [Job.fetch(job_id, connection=connection).get_status() for job_id in ids]
     assert statuses == [JobStatus.QUEUED, JobStatus.QUEUED, JobStatus.FAILED]
 
@@ -144,12 +145,44 @@ def test_bulk_requeue_of_selected_jobs_then_requeue_all_failed(
     browser.assert_no_server_error()
     browser.click_and_wait_for_new_page("#jobqueue-confirm")
     browser.assert_no_server_error()
-    assert "1 job requeued." in browser.messages(), (browser.path, browser.messages())
+    assert "1 job requeued." in browser.messages("success"), (browser.path,
+                                                               browser.messages())
 
     site.runworker_burst("default")
     open_dashboard(browser)
     after = counts(browser, "default")
     assert (after["failed"], after["finished"], after["queued"]) == (0, 3, 0), after
+
+
+def test_auto_refresh_shows_a_live_worker_and_its_work(site: DjangoSite,
+                                                        browser: Browser) -> None:
+    browser.login(OPERATOR, next_path=DASHBOARD)
+    open_dashboard(browser)
+    if not browser.find("#jobqueue-autorefresh").is_selected():
+        browser.click("#jobqueue-autorefresh")
+    with site.worker("default", "--name", "browser-worker") as worker:
+        job_id = site.enqueue("default", "operator.add", 2, 3)
+        # no reload by the test: the page reloads itself (every 5 s) until it shows both
+        def shows_it(_: Any) -> bool:
+            assert worker.poll() is None, "runworker exited"
+            row = '#jobqueue-dashboard tr[data-queue="default"]'
+            return (browser.text(f'{row} td[data-col="workers"]') == "1"
+                    and browser.text(f'{row} td[data-state="finished"]') == "1")
+
+        browser.wait(shows_it, "the auto-refreshed dashboard never showed the worker and "
+                     "its finished job", timeout=30)
+        assert browser.find("#jobqueue-autorefresh").is_selected()  # kept across reloads
+        browser.assert_no_server_error()
+
+        browser.open("/admin/django_jobqueue/worker/")
+        browser.find('#jobqueue-workers tr[data-worker="browser-worker"]')
+        browser.assert_no_server_error()
+        browser.open(f"{DASHBOARD}default/finished/")
+        browser.find(f'#jobqueue-jobs tr[data-job-id="{job_id}"]')
+        # switch it off again (the setting lives in the browser's localStorage)
+        browser.click("#jobqueue-autorefresh")
+        assert not browser.find("#jobqueue-autorefresh").is_selected()
+    assert worker.returncode == 0
 
 
 def test_the_dashboard_looks_native_and_lists_every_queue(site: DjangoSite,
@@ -188,10 +221,19 @@ def test_staff_without_the_permissions_gets_403(site: DjangoSite, browser: Brows
     browser.open(DASHBOARD)
     browser.assert_no_server_error()
     assert not browser.exists("#jobqueue-dashboard")
+    assert "permission" in browser.text("#jobqueue-forbidden")  # the admin-styled 403 page
     for path in (DASHBOARD, f"{DASHBOARD}default/", f"{DASHBOARD}default/failed/",
                  f"{DASHBOARD}default/job/{job_id}/", "/admin/django_jobqueue/worker/",
                  "/jobqueue/"):
         assert browser.status_of(path) == 403, path
+    # and so is every action (a POST with the session's CSRF token: refused for the
+    # permission, not for the token)
+    log_start = site.log_size()
+    for path in (f"{DASHBOARD}default/job/{job_id}/cancel/", f"{DASHBOARD}default/",
+                 f"{DASHBOARD}default/-/empty/", f"{DASHBOARD}default/-/requeue-failed/"):
+        assert browser.status_of(path, post=True) == 403, f"POST {path}"
+    log = site.log(log_start)
+    assert "CSRF" not in log and log.count("Forbidden: ") == 4, log
 
 
 def test_anonymous_is_sent_to_the_login_page(site: DjangoSite, browser: Browser) -> None:
