@@ -7,6 +7,7 @@ next go together. Heartbeats, recovery and scheduling run on the maintenance thr
 from __future__ import annotations
 
 import logging
+import math
 import os
 import random
 import re
@@ -432,16 +433,33 @@ class WorkerInfo:
 
     @classmethod
     def from_fields(cls, fields: dict[bytes, bytes]) -> WorkerInfo:
+        """Read leniently: a corrupt number shows as 0/None rather than hiding every worker
+        (this feeds the admin's overview pages)."""
         get = lambda name: decode(fields.get(name.encode())) or ""  # noqa: E731
         return cls(
-            name=get("name"), hostname=get("hostname"), pid=int(get("pid") or 0),
+            name=get("name"), hostname=get("hostname"), pid=int(_number(get("pid"))),
             queue_names=[q for q in get("queues").split(",") if q], state=get("state"),
-            current_job_id=get("current_job") or None, birth=from_timestamp(get("birth")),
-            last_heartbeat=from_timestamp(get("last_heartbeat")),
-            successful_job_count=int(get("successful_job_count") or 0),
-            failed_job_count=int(get("failed_job_count") or 0),
-            total_working_time=float(get("total_working_time") or 0),
+            current_job_id=get("current_job") or None, birth=_time(get("birth")),
+            last_heartbeat=_time(get("last_heartbeat")),
+            successful_job_count=int(_number(get("successful_job_count"))),
+            failed_job_count=int(_number(get("failed_job_count"))),
+            total_working_time=_number(get("total_working_time")),
         )
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text or 0)
+    except ValueError:
+        return 0.0
+    return value if math.isfinite(value) else 0.0
+
+
+def _time(text: str) -> datetime | None:
+    try:
+        return from_timestamp(text)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 SimpleWorker = Worker
