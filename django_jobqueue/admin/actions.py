@@ -56,6 +56,20 @@ def _all_jobs(count: int, state: str) -> str:
     return f"all {count} {state} jobs" if count else f"the {state} jobs (there are none now)"
 
 
+#: why a selected job was left alone, by outcome
+REASONS = {"missing": ("no longer exists", "no longer exist"),
+           "elsewhere": ("belongs to another queue", "belong to another queue"),
+           "over-limit": (f"was past the {MAX_SELECTED} one action takes",
+                          f"were past the {MAX_SELECTED} one action takes")}
+
+
+def _reason(outcome: str, count: int) -> str:
+    if outcome in REASONS:
+        return REASONS[outcome][count != 1]
+    status = outcome.split(":", 1)[-1]
+    return f"is {status}" if count == 1 else f"are {status}"
+
+
 def _report(request: HttpRequest, action: str, outcomes: dict[str, str]) -> list[str]:
     """Messages for the outcome of an action; returns the ids it was done to."""
     done = [job_id for job_id, outcome in outcomes.items() if outcome == "ok"]
@@ -64,11 +78,9 @@ def _report(request: HttpRequest, action: str, outcomes: dict[str, str]) -> list
     refused: dict[str, int] = {}
     for outcome in outcomes.values():
         if outcome != "ok":
-            reason = "no longer exist" if outcome == "missing" else \
-                f"are {outcome.split(':', 1)[-1]}"
-            refused[reason] = refused.get(reason, 0) + 1
+            refused[outcome] = refused.get(outcome, 0) + 1
     if refused:
-        detail = ", ".join(f"{n} {reason}" for reason, n in refused.items())
+        detail = ", ".join(f"{n} {_reason(outcome, n)}" for outcome, n in refused.items())
         messages.warning(request, f"{_jobs(sum(refused.values()))} not {DONE[action]}: "
                                   f"{detail}.")
     return done
@@ -119,15 +131,22 @@ def bulk(request: HttpRequest, q: Queue, state: str, site: Any) -> HttpResponse:
     if not ids:
         messages.warning(request, "Select the jobs to act on first.")
         return back
-    valid = [i for i in ids if data.valid_job_id(i)][:MAX_SELECTED]
+    valid = [i for i in ids if data.valid_job_id(i)]
+    taken = valid[:MAX_SELECTED]
     pipe = q.connection.pipeline(transaction=False)
-    for job_id in valid:
+    for job_id in taken:
         pipe.hget(keys.job(job_id), "origin")
+    origins = dict(zip(taken, (data.decode_text(o) for o in pipe.execute()), strict=True))
     # a job of another queue is never touched from this queue's page
-    ours = [i for i, origin in zip(valid, pipe.execute(), strict=True)
-            if data.decode_text(origin) == q.name]
-    outcomes = apply_to_many(q.connection, action, ours)
-    outcomes.update({i: "missing" for i in ids if i not in outcomes})
+    outcomes = apply_to_many(q.connection, action, [i for i in taken if origins[i] == q.name])
+    valid_ids = set(valid)
+    for job_id in ids:
+        if job_id in outcomes:
+            continue
+        if job_id in origins:  # looked up, not ours
+            outcomes[job_id] = "elsewhere" if origins[job_id] else "missing"
+        else:  # past the limit, or not even a job id
+            outcomes[job_id] = "over-limit" if job_id in valid_ids else "missing"
     _log(request, action, q.name, _report(request, action, outcomes))
     return back
 

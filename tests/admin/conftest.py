@@ -16,7 +16,7 @@ from tests.django.conftest import django_jobqueue, jobqueue_settings  # noqa: F4
 from django.contrib.admin.models import LogEntry  # noqa: E402 (Django is set up now)
 from django.contrib.auth.models import Permission, User  # noqa: E402
 from django.core.management import call_command  # noqa: E402
-from django.test import Client  # noqa: E402
+from django.test import Client  # noqa: E402,F401
 
 from django_jobqueue import get_queue  # noqa: E402
 
@@ -34,12 +34,13 @@ def users(database) -> Iterator[dict[str, User]]:
     outsider (not staff)."""
     perms = {p.codename: p
              for p in Permission.objects.filter(content_type__app_label="django_jobqueue")}
+    # no passwords (force_login needs none): hashing them would cost seconds per test
     made = {
-        "superuser": User.objects.create_superuser("root", "root@example.com", "pw"),
-        "viewer": User.objects.create_user("viewer", password="pw", is_staff=True),
-        "operator": User.objects.create_user("operator", password="pw", is_staff=True),
-        "staff": User.objects.create_user("staff", password="pw", is_staff=True),
-        "outsider": User.objects.create_user("outsider", password="pw"),
+        "superuser": User.objects.create_superuser("root", "root@example.com", None),
+        "viewer": User.objects.create_user("viewer", is_staff=True),
+        "operator": User.objects.create_user("operator", is_staff=True),
+        "staff": User.objects.create_user("staff", is_staff=True),
+        "outsider": User.objects.create_user("outsider"),
     }
     made["viewer"].user_permissions.add(perms["view_queue"])
     made["operator"].user_permissions.add(perms["view_queue"], perms["change_queue"])
@@ -48,11 +49,7 @@ def users(database) -> Iterator[dict[str, User]]:
     User.objects.all().delete()
 
 
-def client_for(user: User | None) -> Client:
-    client = Client()
-    if user is not None:
-        client.force_login(user)
-    return client
+from tests.admin.helpers import client_for  # noqa: E402,F401 (also importable from here)
 
 
 @pytest.fixture

@@ -18,3 +18,18 @@ def report(percent: int) -> str:
     job.meta["progress"] = percent
     job.save_meta()
     return "done"
+
+
+def spin(limit: float) -> None:
+    """Busy Python code until stopped (an asynchronous exception lands between two
+    bytecodes), at most ``limit`` seconds."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        pass
+    raise RuntimeError("never stopped")
+
+
+def echo(*args, **kwargs):
+    return {"args": args, "kwargs": kwargs}
