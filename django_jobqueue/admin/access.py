@@ -12,7 +12,9 @@ from django.contrib.contenttypes.models import ContentType
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .data import NotFound
 
@@ -47,7 +49,9 @@ def guarded(permission: Callable[[Any], bool]) -> Callable:
                 return TemplateResponse(request, "django_jobqueue/404.html", context, status=404)
             except RedisError as exc:
                 logger.warning("admin: Redis error on %s: %s", request.path, exc)
-                context = {**site.each_context(request), "title": "Redis is unreachable",
+                unreachable = isinstance(exc, RedisConnectionError | RedisTimeoutError)
+                title = "Redis is unreachable" if unreachable else "Redis answered with an error"
+                context = {**site.each_context(request), "title": title,
                            "message": f"{type(exc).__name__}: {exc}"}
                 return TemplateResponse(request, "django_jobqueue/error.html", context,
                                         status=503)

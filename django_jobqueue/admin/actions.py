@@ -139,6 +139,13 @@ def bulk(request: HttpRequest, q: Queue, state: str, site: Any) -> HttpResponse:
     origins = dict(zip(taken, (data.decode_text(o) for o in pipe.execute()), strict=True))
     # a job of another queue is never touched from this queue's page
     outcomes = apply_to_many(q.connection, action, [i for i in taken if origins[i] == q.name])
+    if action == "delete":  # ids whose job expired while listed: take them off the tab too
+        ghosts = [i for i in taken if not origins[i]]
+        pipe = q.connection.pipeline(transaction=False)
+        for job_id in ghosts:
+            pipe.zrem(overview.state_key(q.name, state), job_id)
+        outcomes.update({i: "ok" for i, removed in zip(ghosts, pipe.execute(), strict=True)
+                         if removed})
     valid_ids = set(valid)
     for job_id in ids:
         if job_id in outcomes:
@@ -160,24 +167,22 @@ def queue_action(request: HttpRequest, queue: str, action: str, site: Any) -> Ht
     if spec is None:
         raise data.NotFound(f"{action!r} is not a queue action.")
     links = Links(request)
-    if request.method == "POST":
-        if spec.slug == "requeue-failed":
-            count = q.failed_job_registry.requeue_all()
-            text = f"{_jobs(count)} requeued."
-        elif spec.slug == "delete-failed":
-            count = q.failed_job_registry.delete_all()
-            text = f"{_jobs(count)} deleted."
-        else:
-            count = q.empty()
-            text = f"{_jobs(count)} deleted; the queue is empty."
-        messages.success(request, text)
-        log_actions(request.user, [(q.name, f"{spec.label} of queue {q.name}: {text}")],
-                    deletion=spec.slug != "requeue-failed")
-        return HttpResponseRedirect(links.queue(q.name, spec.state))
-    if request.method != "GET":
+    if request.method not in ("GET", "POST"):
         return HttpResponseNotAllowed(["GET", "POST"])
     (counts,), _ = overview.overview(q.connection, [q.name])
     count = dict(counts.by_state())[spec.state]
+    if request.method == "POST" and request.POST.get("confirm") == "yes":
+        # logged first: a request cut short by a proxy's timeout is still on record
+        log_actions(request.user, [(q.name, f"{spec.label} of queue {q.name} "
+                                            f"({_jobs(count)} {spec.state} when confirmed).")])
+        if spec.slug == "requeue-failed":
+            text = f"{_jobs(q.failed_job_registry.requeue_all())} requeued."
+        elif spec.slug == "delete-failed":
+            text = f"{_jobs(q.failed_job_registry.delete_all())} deleted."
+        else:
+            text = f"{_jobs(q.empty())} deleted; the queue is empty."
+        messages.success(request, text)
+        return HttpResponseRedirect(links.queue(q.name, spec.state))
     return TemplateResponse(request, "django_jobqueue/confirm.html", page_context(
         request, site, spec.label, queue=q.name, action=spec,
         question=spec.question.format(queue=q.name, jobs=_all_jobs(count, spec.state)),

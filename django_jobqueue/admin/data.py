@@ -12,14 +12,14 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from .. import clients, conf
-from ..engine import keys, overview
+from ..engine import keys, overview, utils
 from ..engine.calls import JOB_ID_PATTERN
 from ..engine.job import JobStatus
 from ..engine.moves import REQUEUE_ALLOWED
 from ..engine.queue import Queue
 from ..engine.results import RESULTS_KEPT, Result
 from ..engine.serializers import loads_signed, stored_serializer
-from ..engine.utils import decode, from_timestamp
+from ..engine.utils import from_timestamp
 from ..engine.worker import WorkerInfo
 from ..queues import get_queue
 
@@ -82,7 +82,7 @@ def read_overview(queue_names: list[str] | None = None) -> Overview:
 def job_origin(queue_name: str, job_id: str) -> str | None:
     """The queue a job belongs to, looked up on the connection of ``queue_name``."""
     client = clients.get_connection(connection_name(queue_name))
-    return decode(client.hget(keys.job(job_id), "origin"))
+    return decode_text(client.hget(keys.job(job_id), "origin")) or None
 
 
 @dataclass
@@ -143,7 +143,7 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
     if not raw:
         raise NotFound(f"No job {job_id!r} (it may have expired or been deleted).")
     get = lambda name: raw.get(name.encode())  # noqa: E731
-    if decode(get("origin")) != queue.name:
+    if decode_text(get("origin")) != queue.name:
         raise NotFound(f"Job {job_id!r} does not belong to queue {queue.name!r}.")
     problems: list[str] = []
     serializer = _serializer(get("serializer"), queue.serializer, problems)
@@ -200,7 +200,7 @@ def _serializer(stored: bytes | None, fallback: Any, problems: list[str]) -> Any
     if not stored:
         return fallback
     try:
-        return stored_serializer(decode(stored))
+        return stored_serializer(decode_text(stored))
     except ValueError as exc:
         problems.append(f"Serializer: {exc}")
         return None
@@ -259,7 +259,7 @@ def safe_repr(value: Any) -> str:
 
 
 def decode_text(value: bytes | None) -> str:
-    return value.decode("utf-8", "replace") if value is not None else ""
+    return utils.decode_text(value) or ""
 
 
 def _raw(value: bytes) -> str:

@@ -20,6 +20,8 @@ PAGE_SIZES = (10, 25, 50, 100, 250, 500)
 DEFAULT_PAGE_SIZE = 25
 #: jobs scanned by one search request (a search never holds Redis for long)
 SEARCH_SLICE = 20_000
+#: no tab holds more jobs than this (keeps offsets exact integers in Lua)
+MAX_OFFSET = 2**50
 STATE_LABELS = {"queued": "Queued", "started": "Started", "scheduled": "Scheduled",
                 "deferred": "Deferred", "finished": "Finished", "failed": "Failed",
                 "canceled": "Canceled"}
@@ -93,7 +95,8 @@ def _listing_params(request: HttpRequest, state: str) -> dict[str, Any]:
     default_order = "oldest" if state == "queued" else "newest"
     order = get.get("order") if get.get("order") in ("newest", "oldest") else default_order
     return {"per_page": per_page, "page": page, "order": order,
-            "q": get.get("q", "").strip()[:200], "start": max(0, _int(get.get("start"), 0))}
+            "q": get.get("q", "").strip()[:200],
+            "start": min(max(0, _int(get.get("start"), 0)), MAX_OFFSET)}
 
 
 def _int(value: str | None, default: int) -> int:
@@ -110,10 +113,8 @@ def _search(q: Any, state: str, params: dict[str, Any]) -> tuple[list[str], dict
     """An exact job id first (any size of queue), else a substring of id or function name
     in a bounded slice of the tab, continued by a link."""
     needle = params["q"]
-    if data.valid_job_id(needle):
-        key = overview.state_key(q.name, state)
-        if q.connection.zscore(key, needle) is not None:
-            return [needle], {"exact": True, "next": -1, "start": 0, "end": 0, "size": 0}
+    if data.valid_job_id(needle) and overview.holds(q.connection, q.name, state, needle):
+        return [needle], {"exact": True, "next": -1, "start": 0, "end": 0, "size": 0}
     ids, next_start, size = overview.search(
         q.connection, q.name, state, needle, params["start"], params["order"] == "newest",
         wanted=params["per_page"], slice_size=SEARCH_SLICE)

@@ -81,7 +81,7 @@ def perform(job: Job, keep_alarm_handler: bool = False) -> Outcome:
     timeout = job.timeout if job.timeout is not None else DEFAULT_TIMEOUT
     token = _current_job.set(job)
     try:
-        with running_job():
+        with running_job(job.id):
             if inspect.iscoroutinefunction(func):
                 value = _run_coroutine(func(*args, **kwargs), timeout, job.id)
             else:

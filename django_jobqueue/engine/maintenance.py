@@ -21,6 +21,8 @@ logger = logging.getLogger("django_jobqueue.worker")
 RECOVER_BATCH = 1000
 SCHEDULE_BATCH = 1000
 CLEANUP_EVERY = 60.0
+#: how long a stop request waits for the job it names to start running
+STOP_RETRY_TTL = 60
 
 
 class Maintenance(threading.Thread):
@@ -87,7 +89,9 @@ class Maintenance(threading.Thread):
         worker.set_suspended(bool(replies[0]))
         moved = int(replies[1])
         if replies[2]:
-            worker.stop_job(replies[2].decode())
+            job_id = replies[2].decode()
+            if worker.stop_job(job_id) is None:  # taken, not yet running: ask again next tick
+                worker.connection.set(keys.stop(worker.name), job_id, ex=STOP_RETRY_TTL)
         if heartbeat:
             recovered = replies[4:4 + len(names)]
             for name, reply in zip(names, recovered, strict=True):

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import keys, scripts
 from .job import JobStatus
 from .serializers import loads_signed, resolve_serializer, stored_serializer
-from .utils import decode, from_timestamp
+from .utils import decode_text, from_timestamp
 from .worker import WorkerInfo
 
 if TYPE_CHECKING:
@@ -56,7 +56,7 @@ def overview(connection: Redis, queue_names: Sequence[str]) -> tuple[list[QueueC
     now = float(reply[0])
     counts = []
     for name, row in zip(queue_names, reply[1:1 + len(queue_names)], strict=True):
-        oldest = decode(row[7])
+        oldest = decode_text(row[7])
         counts.append(QueueCounts(
             name, *(int(n) for n in row[:7]),
             oldest_enqueued_at=from_timestamp(oldest) if oldest else None,
@@ -71,6 +71,14 @@ def overview(connection: Redis, queue_names: Sequence[str]) -> tuple[list[QueueC
             if name in by_name:
                 by_name[name].workers.append(worker)
     return counts, workers
+
+
+def holds(connection: Redis, queue_name: str, state: str, job_id: str) -> bool:
+    """Whether this tab lists the job (an expired registry entry is not listed)."""
+    score = connection.zscore(state_key(queue_name, state), job_id)
+    if score is None:
+        return False
+    return state not in EXPIRING or score > float(connection.time()[0])
 
 
 def state_key(queue_name: str, state: str) -> str:
@@ -91,7 +99,7 @@ def page_of_ids(connection: Redis, queue_name: str, state: str, offset: int, len
     where = "queue" if state == "queued" else state
     reply = scripts.get("page")(connection, queue_name, where, offset, length,
                                 "1" if newest_first else "", "1" if state in EXPIRING else "")
-    return int(reply[0]), [decode(i) for i in reply[1:]]
+    return int(reply[0]), [decode_text(i) for i in reply[1:]]
 
 
 @dataclass
@@ -143,7 +151,7 @@ def _summary(job_id: str, values: list[bytes | None], serializer: Any) -> JobSum
             problems.append(f"{name} is not a timestamp")
             return None
 
-    status = decode(fields["status"])
+    status = decode_text(fields["status"])
     if status is not None and status not in JobStatus._value2member_map_:
         problems.append(f"unknown status {status!r}")
     meta: dict[str, Any] = {}
@@ -153,18 +161,18 @@ def _summary(job_id: str, values: list[bytes | None], serializer: Any) -> JobSum
         except Exception as exc:  # a listing shows what it can and says what is wrong
             problems.append(f"meta unreadable: {type(exc).__name__}: {exc}")
     return JobSummary(
-        id=job_id, status=status, func_name=decode(fields["func_name"]),
-        description=decode(fields["description"]), created_at=stamp("created_at"),
+        id=job_id, status=status, func_name=decode_text(fields["func_name"]),
+        description=decode_text(fields["description"]), created_at=stamp("created_at"),
         enqueued_at=stamp("enqueued_at"), started_at=stamp("started_at"),
-        ended_at=stamp("ended_at"), worker_name=decode(fields["worker_name"]),
-        origin=decode(fields["origin"]), meta=meta if isinstance(meta, dict) else {},
+        ended_at=stamp("ended_at"), worker_name=decode_text(fields["worker_name"]),
+        origin=decode_text(fields["origin"]), meta=meta if isinstance(meta, dict) else {},
         problem="; ".join(problems) or None,
     )
 
 
 def _serializer(stored: bytes | None, fallback: Any) -> Any:
     if stored:
-        return stored_serializer(decode(stored))
+        return stored_serializer(decode_text(stored))
     return resolve_serializer(fallback)
 
 
@@ -177,5 +185,6 @@ def search(connection: Redis, queue_name: str, state: str, needle: str, start: i
         raise ValueError(f"unknown state {state!r}")
     where = "queue" if state == "queued" else state
     reply = scripts.get("search")(connection, queue_name, where, needle, start, slice_size,
-                                  "1" if newest_first else "", wanted)
-    return [decode(i) for i in reply[2:]], int(reply[0]), int(reply[1])
+                                  "1" if newest_first else "", wanted,
+                                  "1" if state in EXPIRING else "")
+    return [decode_text(i) for i in reply[2:]], int(reply[0]), int(reply[1])

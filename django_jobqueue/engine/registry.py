@@ -125,13 +125,14 @@ class FailedJobRegistry(BaseRegistry):
 
     def requeue_all(self, batch_size: int = REQUEUE_BATCH) -> int:
         """Requeue every failed job, a batch per round trip (never all in memory at once)."""
-        total = 0
+        total = skip = 0
         script = scripts.get("requeue")
         while True:
-            requeued, dropped = script(self.connection, "failed,stopped", "", "failed",
-                                       self.name, batch_size)
-            total += int(requeued)
-            if int(requeued) + int(dropped) == 0:
+            requeued, dropped, refused = (int(n) for n in script(
+                self.connection, "failed,stopped", "", "failed", self.name, batch_size, skip))
+            total += requeued
+            skip += refused  # an entry whose job is not failed stays; look past it
+            if requeued + dropped + refused == 0:
                 return total
 
 

@@ -72,3 +72,10 @@ def decode(value: bytes | str | None) -> str | None:
     if value is None:
         return None
     return value.decode() if isinstance(value, bytes) else value
+
+
+def decode_text(value: bytes | str | None) -> str | None:
+    """For display: bytes that are not UTF-8 become U+FFFD instead of an error."""
+    if value is None:
+        return None
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else value

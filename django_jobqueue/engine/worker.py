@@ -33,7 +33,7 @@ from .job import DEFAULT_RESULT_TTL, Job
 from .maintenance import Maintenance
 from .queue import Queue
 from .serializers import resolve_serializer
-from .utils import decode, from_timestamp
+from .utils import decode, decode_text, from_timestamp
 
 logger = logging.getLogger("django_jobqueue.worker")
 
@@ -140,13 +140,17 @@ class Worker:
     def current_job_ids(self) -> tuple[str, str]:
         return self._current
 
-    def stop_job(self, job_id: str) -> bool:
-        """Stop the job this worker is running if it is ``job_id`` (an operator's request,
-        relayed by the maintenance thread); it is recorded as stopped."""
-        if self._current[0] != job_id or self._state != "busy" or not self._interruptible:
+    def stop_job(self, job_id: str) -> bool | None:
+        """Stop job ``job_id`` if this worker is running it (an operator's request, relayed
+        by the maintenance thread); it is recorded as stopped. Returns True when sent, None
+        when the job is this worker's but its code has not started yet (ask again later),
+        False when this worker does not hold it."""
+        if self._current[0] != job_id:
             return False
+        stop = JobStopRequested(f"Job {job_id} stopped by request")
+        if not timeouts.interrupt(self._job_thread, job_id, stop):
+            return None
         logger.warning("worker %s: stopping job %s on request", self.name, job_id)
-        timeouts.interrupt(self._job_thread, JobStopRequested(f"Job {job_id} stopped by request"))
         return True
 
     def describe(self) -> list[Any]:
@@ -435,7 +439,7 @@ class WorkerInfo:
     def from_fields(cls, fields: dict[bytes, bytes]) -> WorkerInfo:
         """Read leniently: a corrupt number shows as 0/None rather than hiding every worker
         (this feeds the admin's overview pages)."""
-        get = lambda name: decode(fields.get(name.encode())) or ""  # noqa: E731
+        get = lambda name: decode_text(fields.get(name.encode())) or ""  # noqa: E731
         return cls(
             name=get("name"), hostname=get("hostname"), pid=int(_number(get("pid"))),
             queue_names=[q for q in get("queues").split(",") if q], state=get("state"),

@@ -248,3 +248,7 @@ def live_worker(*queues: Any, **kwargs: Any) -> Iterator[Any]:
         worker.request_stop()
         thread.join(timeout=30)
     assert not thread.is_alive(), "worker thread did not stop"
+
+
+#: the field the confirmation page posts with a whole-queue action
+CONFIRM = {"confirm": "yes"}

@@ -12,6 +12,7 @@ from django_jobqueue.engine import keys
 from tests.admin import jobs
 from tests.admin.helpers import (
     ADMIN,
+    CONFIRM,
     canceled_job,
     csrf_token,
     deferred_job,
@@ -319,33 +320,35 @@ def test_bulk_keeps_the_page_parameters(admin_client, queue):
 def test_requeue_all_failed_jobs(admin_client, queue):
     failed = [failed_job(queue) for _ in range(3)]
     finished = finished_job(queue)
-    response = admin_client.post(f"{ADMIN}default/-/requeue-failed/", follow=True)
+    response = admin_client.post(f"{ADMIN}default/-/requeue-failed/", CONFIRM, follow=True)
     assert response.status_code == 200
     assert response.redirect_chain[0][0] == f"{ADMIN}default/failed/"
     assert messages_of(response) == ["3 jobs requeued."]
     assert all(status(j) == "queued" for j in failed)
     assert status(finished) == "finished"
     entry = LogEntry.objects.get()
-    assert entry.object_id == "default" and "3 jobs requeued." in entry.change_message
+    assert entry.object_id == "default" and entry.action_flag == CHANGE
+    assert entry.change_message == ("Requeue all failed jobs of queue default "
+                                    "(3 jobs failed when confirmed).")
 
 
 def test_delete_all_failed_jobs(admin_client, queue):
     failed = [failed_job(queue) for _ in range(3)]
     queued = make_queued(queue)
-    response = admin_client.post(f"{ADMIN}default/-/delete-failed/", follow=True)
+    response = admin_client.post(f"{ADMIN}default/-/delete-failed/", CONFIRM, follow=True)
     assert messages_of(response) == ["3 jobs deleted."]
     assert not any(queue.connection.exists(keys.job(j.id)) for j in failed)
     assert len(queue.failed_job_registry) == 0
     assert status(queued) == "queued"
     entry = LogEntry.objects.get()
-    assert entry.object_id == "default" and entry.action_flag == DELETION
+    assert entry.object_id == "default" and entry.action_flag == CHANGE  # the queue stays
 
 
 def test_empty_a_queue(admin_client, queue):
     failed = failed_job(queue)
     queued = [make_queued(queue) for _ in range(4)]
     high = get_queue("high").enqueue(jobs.add, 1, 1)
-    response = admin_client.post(f"{ADMIN}default/-/empty/", follow=True)
+    response = admin_client.post(f"{ADMIN}default/-/empty/", CONFIRM, follow=True)
     assert response.redirect_chain[0][0] == f"{ADMIN}default/queued/"
     shown = messages_of(response)
     assert len(shown) == 1 and shown[0].startswith("4 jobs deleted")
@@ -392,7 +395,7 @@ def test_queue_actions_in_batches_at_scale(admin_client, queue, count_round_trip
         assert len(queue.failed_job_registry) == n
     assert admin_client.get(f"{ADMIN}default/-/{action}/").status_code == 200  # warm up
     with count_round_trips(clients.get_connection("default")) as counter:
-        response = admin_client.post(f"{ADMIN}default/-/{action}/")
+        response = admin_client.post(f"{ADMIN}default/-/{action}/", CONFIRM)
     assert 3 <= counter.value <= 10, counter.value
     assert messages_of(admin_client.get(response["Location"])) == [message]
     if action == "requeue-failed":
@@ -413,13 +416,13 @@ def test_queue_actions_in_batches_at_scale(admin_client, queue, count_round_trip
 def test_queue_action_on_one_job_says_job(admin_client, queue, action, message):
     failed_job(queue)
     make_queued(queue)
-    response = admin_client.post(f"{ADMIN}default/-/{action}/", follow=True)
+    response = admin_client.post(f"{ADMIN}default/-/{action}/", CONFIRM, follow=True)
     assert messages_of(response) == [message]
 
 
 @pytest.mark.parametrize("action", ["requeue-failed", "delete-failed", "empty"])
 def test_queue_action_on_an_empty_queue(admin_client, queue, action):
-    response = admin_client.post(f"{ADMIN}default/-/{action}/", follow=True)
+    response = admin_client.post(f"{ADMIN}default/-/{action}/", CONFIRM, follow=True)
     assert response.status_code == 200
     shown = messages_of(response)
     assert len(shown) == 1 and shown[0].startswith("0 jobs")
@@ -444,7 +447,7 @@ def test_job_action_without_csrf_token_is_403_and_changes_nothing(csrf_client, q
     assert LogEntry.objects.count() == 0
     # with the page's token it works (the 403 was the CSRF check)
     token = csrf_token(csrf_client, job_url(job))
-    response = csrf_client.post(job_url(job, action), {"csrfmiddlewaretoken": token})
+    response = csrf_client.post(job_url(job, action), {"csrfmiddlewaretoken": token, **CONFIRM})
     assert response.status_code == 302
     assert status(job) == ("queued" if action == "requeue" else None)
 
@@ -479,12 +482,13 @@ def test_queue_action_without_csrf_token_is_403_and_changes_nothing(csrf_client,
                                                                     action):
     failed = failed_job(queue)
     queued = make_queued(queue)
-    response = csrf_client.post(f"{ADMIN}default/-/{action}/")
+    response = csrf_client.post(f"{ADMIN}default/-/{action}/", CONFIRM)
     assert response.status_code == 403
     assert status(failed) == "failed" and status(queued) == "queued"
     assert LogEntry.objects.count() == 0
     token = csrf_token(csrf_client, f"{ADMIN}default/-/{action}/")
-    response = csrf_client.post(f"{ADMIN}default/-/{action}/", {"csrfmiddlewaretoken": token})
+    response = csrf_client.post(f"{ADMIN}default/-/{action}/",
+                                {"csrfmiddlewaretoken": token, **CONFIRM})
     assert response.status_code == 302
     assert LogEntry.objects.count() == 1
 

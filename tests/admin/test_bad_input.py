@@ -20,6 +20,7 @@ from tests.admin import jobs
 from tests.admin.conftest import jobqueue_settings
 from tests.admin.helpers import (
     ADMIN,
+    CONFIRM,
     MOUNT,
     WORKERS,
     client_for,
@@ -121,7 +122,7 @@ def test_an_unknown_job_action_is_404_and_changes_nothing(admin_client, queue, a
 def test_an_unknown_queue_action_is_404_and_changes_nothing(admin_client, queue, action):
     queue.enqueue(jobs.add, 1, 1)
     assert_admin_404(admin_client.get(f"{ADMIN}default/-/{action}/"))
-    assert admin_client.post(f"{ADMIN}default/-/{action}/").status_code == 404
+    assert admin_client.post(f"{ADMIN}default/-/{action}/", CONFIRM).status_code == 404
     assert queue.count == 1
 
 
@@ -474,7 +475,7 @@ def test_unreadable_failed_jobs_are_requeued_and_deleted_in_bulk(admin_client, q
     broken = failed_job(queue)
     queue.connection.hset(keys.job(broken.id), mapping={"data": b"garbage", "meta": b"junk"})
     fine = failed_job(queue)
-    response = admin_client.post(f"{ADMIN}default/-/requeue-failed/", follow=True)
+    response = admin_client.post(f"{ADMIN}default/-/requeue-failed/", CONFIRM, follow=True)
     assert response.status_code == 200
     assert messages_of(response) == ["2 jobs requeued."]
     assert queue.count == 2 and {broken.id, fine.id} == set(queue.get_job_ids())
@@ -622,3 +623,14 @@ def test_a_bulk_action_past_the_limit_says_so(users, queue):
         f"2 were past the {MAX_SELECTED} one action takes.",
     ]
     assert [j.get_status() for j in made] == ["canceled", "queued", "queued"]
+
+
+def test_bulk_delete_takes_ids_of_expired_jobs_off_the_tab(users, queue):
+    """A queued job whose ttl ran out leaves its id on the queue; delete clears it."""
+    ghost, live = queue.enqueue(jobs.add, 1, 1), queue.enqueue(jobs.add, 2, 2)
+    queue.connection.delete(keys.job(ghost.id))
+    response = client_for(users["operator"]).post(
+        f"{ADMIN}default/", {"action": "delete", "_selected_job": [ghost.id, "nojob"]},
+        follow=True)
+    assert messages_of(response) == ["1 job deleted.", "1 job not deleted: 1 no longer exists."]
+    assert queue.get_job_ids() == [live.id]

@@ -16,6 +16,7 @@ from tests.admin import jobs
 from tests.admin.conftest import jobqueue_settings
 from tests.admin.helpers import (
     ADMIN,
+    CONFIRM,
     client_for,
     dashboard_counts,
     failed_job,
@@ -46,7 +47,7 @@ def test_history_links_of_a_job_lead_to_its_page(admin_client, queue):
 
 def test_history_links_of_a_queue_action_lead_to_the_queue(admin_client, queue):
     failed_job(queue)
-    admin_client.post(f"{ADMIN}default/-/delete-failed/")
+    admin_client.post(f"{ADMIN}default/-/delete-failed/", CONFIRM)
     entry = LogEntry.objects.get()
     response = admin_client.get(entry.get_admin_url())
     assert response.status_code == 302
@@ -256,7 +257,7 @@ def test_queues_with_odd_names(admin_client, redis_url, name):
         empty = parse(admin_client.get(row.one("th").one("a").get("href"))).one(
             "a", data_queue_action="empty").get("href")
         assert admin_client.get(empty).status_code == 200
-        assert admin_client.post(empty).status_code == 302
+        assert admin_client.post(empty, CONFIRM).status_code == 302
         assert q.count == 0
         assert admin_client.get(f"{ADMIN}-/stats.json").json()["queues"][name]["queued"] == 0
         assert admin_client.get(f"{ADMIN}-/metrics").status_code == 200

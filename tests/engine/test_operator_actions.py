@@ -3,14 +3,20 @@ registry in batches, counts of many queues in one round trip, pages and bounded 
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 
 import pytest
 
 from django_jobqueue import Job, JobStatus, Queue, Worker
 from django_jobqueue.command import send_stop_job_command
-from django_jobqueue.engine import keys, overview
-from django_jobqueue.engine.exceptions import InvalidJobOperation, NoSuchJobError
+from django_jobqueue.engine import keys, overview, timeouts
+from django_jobqueue.engine.exceptions import (
+    InvalidJobOperation,
+    JobStopRequested,
+    NoSuchJobError,
+)
 from django_jobqueue.engine.moves import apply_to_many, stop_job
 from django_jobqueue.engine.utils import decode
 from tests.engine.jobs_faults import has_started, tracked, where
@@ -240,3 +246,69 @@ def test_search_scans_a_bounded_slice(connection):
     ids, next_start, _ = overview.search(connection, "find", "queued", adds[2].id, 0, True,
                                          wanted=10)
     assert ids == [adds[2].id] and next_start == -1
+
+
+# --------------------------------------------------------------------------- interrupts
+
+
+def test_an_interrupt_lands_only_in_the_job_it_names():
+    """A stop meant for a job that has ended is dropped: it never hits the next job."""
+    main = threading.get_ident()
+    previous = signal.getsignal(signal.SIGALRM)
+    timeouts.install_handler()
+    try:
+        with pytest.raises(JobStopRequested):
+            with timeouts.running_job("a"):
+                assert timeouts.interrupt(main, "b", JobStopRequested()) is False
+                assert timeouts.interrupt(main, "a", JobStopRequested()) is True
+                time.sleep(10)  # the signal interrupts the sleep
+        with timeouts.running_job("b"):
+            pass
+        assert timeouts.interrupt(main, "a", JobStopRequested()) is False  # a has ended
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_an_interrupt_reaches_a_job_in_another_thread_and_only_while_it_runs():
+    outcome = {}
+    started = threading.Event()
+
+    def job() -> None:
+        try:
+            with timeouts.running_job("t"):
+                started.set()
+                _spin(10)
+        except JobStopRequested:
+            outcome["stopped"] = True
+        with timeouts.running_job("u"):
+            outcome["next"] = "ran"
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    started.wait(5)
+    assert timeouts.interrupt(thread.ident, "t", JobStopRequested()) is True
+    thread.join(10)
+    assert outcome == {"stopped": True, "next": "ran"}
+    assert timeouts.interrupt(thread.ident, "t", JobStopRequested()) is False
+
+
+def test_oldest_job_passes_over_ids_whose_job_expired(connection):
+    queue = Queue("ghosts", connection=connection)
+    ghost = queue.enqueue(add, 1, 1)
+    time.sleep(0.01)  # distinct enqueue times (the assertion is on which job, not on time)
+    live = queue.enqueue(add, 2, 2)
+    connection.delete(keys.job(ghost.id))  # as when a queued job's ttl runs out
+    counts, _ = overview.overview(connection, ["ghosts"])
+    live.refresh()
+    assert counts[0].oldest_enqueued_at == live.enqueued_at
+
+
+def test_requeue_all_looks_past_entries_it_must_leave(connection):
+    """A failed registry entry whose job is not failed (inconsistent data) is left in place,
+    and the failed jobs after it are still requeued."""
+    queue = Queue("odd", connection=connection)
+    jobs = [queue.enqueue(raise_error) for _ in range(5)]
+    Worker([queue], connection=connection).work(burst=True)
+    connection.hset(keys.job(jobs[0].id), "status", "queued")  # first in the registry
+    assert queue.failed_job_registry.requeue_all(batch_size=1) == 4
+    assert queue.failed_job_registry.get_job_ids() == [jobs[0].id]

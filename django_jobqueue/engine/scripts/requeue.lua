@@ -1,8 +1,9 @@
 -- Put jobs back on their origin queue, in one step each: by id, or a batch from a failed registry.
 -- ARGV: prefix, allowed statuses (comma list), at_front ('1' or ''), mode ('ids' | 'failed'),
---       then the ids (mode 'ids') or queue name and batch size (mode 'failed').
+--       then the ids (mode 'ids') or queue name, batch size and offset (mode 'failed': the
+--       caller skips the entries a previous batch refused).
 -- Returns {requeued count, then per id 'ok' | 'missing' | 'status:<status>'} in mode 'ids',
--- {requeued count, expired ids dropped} in mode 'failed'.
+-- {requeued count, expired ids dropped, entries refused (left in place)} in mode 'failed'.
 local allowed = {}
 for s in string.gmatch(ARGV[2], '[^,]+') do
   allowed[s] = true
@@ -11,12 +12,13 @@ local at_front, mode = ARGV[3] == '1', ARGV[4]
 local now = server_time()
 local ids
 if mode == 'failed' then
-  ids = redis.call('ZRANGE', k_failed(ARGV[5]), 0, tonumber(ARGV[6]) - 1)
+  local skip = tonumber(ARGV[7] or '0')
+  ids = redis.call('ZRANGE', k_failed(ARGV[5]), skip, skip + tonumber(ARGV[6]) - 1)
 else
   ids = {unpack(ARGV, 5)}
 end
 local out = {0}
-local dropped = 0
+local dropped, refused = 0, 0
 for n, id in ipairs(ids) do
   local jkey = k_job(id)
   local f = redis.call('HMGET', jkey, 'status', 'origin')
@@ -29,6 +31,7 @@ for n, id in ipairs(ids) do
     end
   elseif not allowed[f[1]] then
     result = 'status:' .. f[1]
+    refused = refused + 1
   else
     remove_everywhere(f[2], id)
     redis.call('HDEL', jkey, 'exc_info', 'ended_at')
@@ -44,5 +47,6 @@ for n, id in ipairs(ids) do
 end
 if mode == 'failed' then
   out[2] = dropped
+  out[3] = refused
 end
 return out

@@ -1,7 +1,8 @@
 -- Find jobs of a queue or registry whose id or function name contains a string, scanning a
--- bounded slice (so a search of a million jobs never holds Redis for long).
+-- bounded slice (so a search of a million jobs never holds Redis for long). In registries
+-- scored by expiry time, entries past it are skipped, as in page.lua.
 -- ARGV: prefix, queue, where ('queue' or a registry kind), needle, start offset, slice size,
---       newest first ('1' or ''), most matches wanted.
+--       newest first ('1' or ''), most matches wanted, expiring ('1' or '').
 -- Returns {offset where the next slice starts (-1 at the end), size of the set, ids...}.
 local queue, where, needle = ARGV[2], ARGV[3], ARGV[4]
 local start, slice, desc, wanted = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', tonumber(ARGV[8])
@@ -11,14 +12,22 @@ if where == 'queue' then
 else
   key = k_registry(where, queue)
 end
-local total = redis.call('ZCARD', key)
+local expired = 0
+if ARGV[9] == '1' then
+  expired = redis.call('ZCOUNT', key, '-inf', fmt(server_time()))
+end
+local total = redis.call('ZCARD', key) - expired
+local out = {-1, total}
+if start >= total then
+  return out
+end
+local last = math.min(start + slice, total) - 1
 local ids
 if desc then
-  ids = redis.call('ZREVRANGE', key, start, start + slice - 1)
+  ids = redis.call('ZREVRANGE', key, start, last)
 else
-  ids = redis.call('ZRANGE', key, start, start + slice - 1)
+  ids = redis.call('ZRANGE', key, expired + start, expired + last)
 end
-local out = {-1, total}
 for n, id in ipairs(ids) do
   local func = redis.call('HGET', k_job(id), 'func_name') or ''
   if string.find(id, needle, 1, true) or string.find(func, needle, 1, true) then
@@ -31,7 +40,7 @@ for n, id in ipairs(ids) do
     end
   end
 end
-if start + #ids < total then
-  out[1] = start + #ids
+if last + 1 < total then
+  out[1] = last + 1
 end
 return out

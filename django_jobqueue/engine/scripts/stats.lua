@@ -9,27 +9,39 @@ local out = {fmt(now)}
 local open = '(' .. fmt(now)
 
 -- The oldest queued job: the head of each priority band (FIFO within a band), and the tail
--- of the at-front band (negative scores, most recent first).
+-- of the at-front band (negative scores, most recent first). An id whose hash expired while
+-- queued (its ttl ran out) is passed over, up to GHOSTS_SKIPPED per band.
+local GHOSTS_SKIPPED = 20
+
 local function oldest(qkey)
   local best = nil
-  local function consider(id)
-    local at = tonumber(redis.call('HGET', k_job(id), 'enqueued_at') or '')
-    if at and (best == nil or at < best) then
-      best = at
+  -- the first live job among ids (flat id, score pairs), staying within one band
+  local function consider(found, band)
+    for n = 1, #found, 2 do
+      if band ~= nil and math.floor(tonumber(found[n + 1]) / PRIORITY_SPAN) ~= band then
+        return
+      end
+      local at = tonumber(redis.call('HGET', k_job(found[n]), 'enqueued_at') or '')
+      if at then
+        if best == nil or at < best then
+          best = at
+        end
+        return
+      end
     end
   end
-  local front = redis.call('ZREVRANGEBYSCORE', qkey, '(0', '-inf', 'LIMIT', 0, 1)
-  if front[1] then
-    consider(front[1])
-  end
+  consider(redis.call('ZREVRANGEBYSCORE', qkey, '(0', '-inf', 'WITHSCORES', 'LIMIT', 0,
+                      GHOSTS_SKIPPED), nil)
   local low = 0
   while true do
-    local head = redis.call('ZRANGEBYSCORE', qkey, low, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+    local head = redis.call('ZRANGEBYSCORE', qkey, low, '+inf', 'WITHSCORES', 'LIMIT', 0,
+                            GHOSTS_SKIPPED)
     if not head[1] then
       break
     end
-    consider(head[1])
-    low = (math.floor(tonumber(head[2]) / PRIORITY_SPAN) + 1) * PRIORITY_SPAN
+    local band = math.floor(tonumber(head[2]) / PRIORITY_SPAN)
+    consider(head, band)
+    low = (band + 1) * PRIORITY_SPAN
   end
   if best == nil then
     return ''
