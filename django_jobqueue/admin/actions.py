@@ -17,10 +17,16 @@ from ..engine.queue import Queue
 from . import data
 from .access import Links, can_change, forbidden, guarded, log_actions, page_context
 
-JOB_ACTION_LABELS = {"requeue": "Requeue", "cancel": "Cancel", "stop": "Stop",
-                     "delete": "Delete"}
-BULK_ACTIONS = [("requeue", "Requeue selected jobs"), ("cancel", "Cancel selected jobs"),
-                ("stop", "Stop selected jobs"), ("delete", "Delete selected jobs")]
+JOB_ACTION_LABELS = {"requeue": "Requeue", "cancel": "Cancel job", "stop": "Stop job",
+                     "delete": "Delete job"}
+#: what the browser asks before an action that cannot be undone (none: no question)
+QUESTIONS = {"stop": "Stop this running job now? It is recorded as stopped.",
+             "delete": "Delete this job and its results? This cannot be undone."}
+BULK_ACTIONS = [
+    ("requeue", "Requeue selected jobs", None), ("cancel", "Cancel selected jobs", None),
+    ("stop", "Stop selected jobs", "Stop the selected running jobs now?"),
+    ("delete", "Delete selected jobs", "Delete the selected jobs? This cannot be undone."),
+]
 DONE = {"requeue": "requeued", "cancel": "canceled", "stop": "asked to stop",
         "delete": "deleted"}
 #: most ids one bulk POST may name (the largest page)

@@ -25,6 +25,8 @@ from ..queues import get_queue
 
 #: characters of a value shown before "show all"
 SHORT = 300
+#: most characters of one value a page carries
+LONGEST = 100_000
 
 
 class NotFound(Exception):
@@ -95,10 +97,21 @@ class Value:
     problem: str | None = None
     pre: bool = False
     link: str | None = None
+    #: the preview of a long value shows its end (a traceback's error), not its start
+    tail: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.text) > LONGEST:  # a page never carries megabytes of one value
+            cut = len(self.text) - LONGEST
+            self.text = (f"[first {cut} characters not shown]\n" + self.text[-LONGEST:]
+                         if self.tail else
+                         self.text[:LONGEST] + f"\n[last {cut} characters not shown]")
 
     @property
     def short(self) -> str | None:
-        return self.text[:SHORT] + "…" if len(self.text) > SHORT else None
+        if len(self.text) <= SHORT:
+            return None
+        return "…" + self.text[-SHORT:] if self.tail else self.text[:SHORT] + "…"
 
 
 @dataclass
@@ -139,7 +152,8 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
     pipe.hgetall(keys.job(job_id))
     pipe.lrange(keys.results(job_id), 0, RESULTS_KEPT - 1)
     pipe.ttl(keys.job(job_id))
-    raw, results, ttl = pipe.execute()
+    pipe.zscore(keys.registry("scheduled", queue.name), job_id)
+    raw, results, ttl, due = pipe.execute()
     if not raw:
         raise NotFound(f"No job {job_id!r} (it may have expired or been deleted).")
     get = lambda name: raw.get(name.encode())  # noqa: E731
@@ -164,36 +178,58 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
     if status and status not in JobStatus._value2member_map_:
         status_value.problem = "unknown status"
     deps = [d for d in decode_text(get("dependency_ids")).split(",") if d]
-    fields = [
-        status_value, text("Function", "func_name"), text("Description", "description"),
+    parsed_results = [_result(job_id, b, serializer) for b in results]
+    fields = [status_value, text("Function", "func_name"), text("Description", "description")]
+    exc_info = decode_text(get("exc_info"))
+    if exc_info:  # what went wrong comes first, its last lines (the error) in view
+        fields.append(Value("Traceback", exc_info, pre=True, tail=True))
+    if status == "finished" and parsed_results and parsed_results[0]["type"] == "finished":
+        fields.append(Value("Result", parsed_results[0]["value"].text, pre=True))
+    if due is not None:
+        fields.append(Value("Scheduled for", format_time(from_timestamp(due))))
+    fields += [
         text("Queue", "origin"), text("Worker", "worker_name"),
         stamp("Created", "created_at"), stamp("Enqueued", "enqueued_at"),
         stamp("Started", "started_at"), stamp("Ended", "ended_at"),
         text("Timeout (s)", "timeout"), text("Result TTL (s)", "result_ttl"),
         text("Failure TTL (s)", "failure_ttl"), text("TTL (s)", "ttl"),
-        Value("Expires in (s)", "never" if ttl in (-1, None) else str(ttl)),
+        Value("Expires in", _expires_in(ttl)),
         text("Priority", "priority"), text("Attempts", "attempts"),
         text("Retries left", "retries_left"), text("Retry max", "retry_max"),
         text("Retry intervals (s)", "retry_intervals"),
-        text("Dependencies", "dependency_ids"),
         text("On worker lost", "on_worker_lost"), text("Workers lost", "lost_count"),
         stamp("Last worker lost at", "last_lost_at"), text("Last lost worker", "last_lost_worker"),
         text("Serializer", "serializer"),
     ]
+    fields = [v for v in fields if v.text or v.problem or v.label not in OPTIONAL]
     for value in fields:
-        if value.label not in ("Status", "Expires in (s)") and value.text == "":
+        if value.text == "" and not value.problem:
             value.text = "—"
-    exc_info = decode_text(get("exc_info"))
-    if exc_info:
-        fields.append(Value("Traceback", exc_info, pre=True))
     call = _call_values(get("data"), get("meta"), serializer, problems)
     return JobDetail(
         id=job_id, queue=queue.name, status=status, func_name=decode_text(get("func_name")),
-        fields=fields, call=call, results=[_result(job_id, b, serializer) for b in results],
+        fields=fields, call=call, results=parsed_results,
         problems=problems, dependency_ids=deps,
         raw_fields=[(decode_text(k), _raw(v)) for k, v in sorted(raw.items())]
         if problems else [],
     )
+
+
+#: rows of the job page left out when the job does not set them
+OPTIONAL = {"Description", "Result TTL (s)", "Failure TTL (s)", "TTL (s)", "Retries left",
+            "Retry max", "Retry intervals (s)", "Workers lost", "Last worker lost at",
+            "Last lost worker", "Serializer"}
+
+
+def _expires_in(ttl: int | None) -> str:
+    if ttl is None or ttl == -1:
+        return "never"
+    if ttl < 0:
+        return "gone (deleted or expired just now)"
+    days, rest = divmod(ttl, 86400)
+    hours, rest = divmod(rest, 3600)
+    parts = [f"{days} d"] * bool(days) + [f"{hours} h"] * bool(hours) + [f"{rest // 60} min"]
+    return f"{' '.join(parts)} ({ttl} s)"
 
 
 def _serializer(stored: bytes | None, fallback: Any, problems: list[str]) -> Any:
@@ -243,11 +279,12 @@ def _result(job_id: str, blob: bytes, serializer: Any) -> dict[str, Any]:
     result = Result.from_payload(job_id, blob, serializer)
     text = safe_repr(result.return_value) if result.type == Result.Type.SUCCESSFUL \
         else (result.exc_string or "")
+    label = "finished" if result.type == Result.Type.SUCCESSFUL else result.type.name.lower()
     return {
-        "type": result.type.name.lower(), "worker": result.worker_name,
+        "type": label, "worker": result.worker_name,
         "started_at": format_time(result.started_at), "ended_at": format_time(result.ended_at),
         "duration": f"{result.duration * 1000:.1f} ms" if result.duration is not None else "",
-        "value": Value("Outcome", text, pre=True),
+        "value": Value("Outcome", text, pre=True, tail=result.type != Result.Type.SUCCESSFUL),
     }
 
 

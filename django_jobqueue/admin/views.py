@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from .. import conf
 from ..engine import overview
+from ..engine.utils import from_timestamp
 from . import actions, data
 from .access import Links, can_view, guarded, page_context
 
@@ -68,11 +69,16 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
                                           params["per_page"], params["order"] == "newest")
     links = Links(request)
     tab = links.state_urls(q.name)
-    rows = [row for row in overview.summaries(q.connection, ids, q.serializer) if row]
+    scheduled = state == "scheduled"
+    rows = [row for row in overview.summaries(
+        q.connection, ids, q.serializer, errors=state == "failed",
+        scores_in=overview.state_key(q.name, state) if scheduled else None) if row]
     job_url = links.job_urls(q.name)
     for row in rows:
         row.url = job_url(row.id)
-        row.times = [_short_time(t) for t in (row.enqueued_at, row.started_at, row.ended_at)]
+        # a scheduled job has not been enqueued yet: show when it is due instead
+        first = _from_score(row.score) if scheduled else row.enqueued_at
+        row.times = [_short_time(t) for t in (first, row.started_at, row.ended_at)]
     pages = max(1, math.ceil(total / params["per_page"]))
     return TemplateResponse(request, "django_jobqueue/queue.html", page_context(
         request, site, f"Queue {q.name}: {STATE_LABELS[state].lower()} jobs", queue=q.name,
@@ -81,7 +87,7 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
         page_links=_page_links(request, params["page"], pages), search=search,
         bulk_actions=actions.BULK_ACTIONS, workers=counts.workers,
         queue_actions=[(a, links.queue_action(q.name, a.slug))
-                       for a in actions.QUEUE_ACTIONS.values() if a.state == state],
+                       for a in actions.QUEUE_ACTIONS.values() if a.state == state and total],
     ))
 
 
@@ -143,11 +149,16 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
     q = data.queue_or_404(queue)
     job = data.read_job(q, job_id)
     links = Links(request)
+    for value in job.fields:
+        if value.label == "Queue" and not value.problem:
+            value.link = links.queue(q.name)
+        elif value.label == "Worker" and value.text != "—":
+            value.link = links.workers()
     return TemplateResponse(request, "django_jobqueue/job.html", page_context(
         request, site, f"Job {job.id}", queue=q.name, job=job,
         state_url=links.queue(q.name, _tab_of(job.status)),
-        action_urls=[(a, actions.JOB_ACTION_LABELS[a], links.job_action(q.name, job.id, a))
-                     for a in job.actions],
+        action_urls=[(a, actions.JOB_ACTION_LABELS[a], links.job_action(q.name, job.id, a),
+                      actions.QUESTIONS.get(a)) for a in job.actions],
         dependency_links=[(d, links.job(q.name, d)) for d in job.dependency_ids],
     ))
 
@@ -183,6 +194,13 @@ def workers_page(request: HttpRequest, site: Any) -> HttpResponse:
                for w in sorted(found.workers, key=lambda w: w.name)]
     return TemplateResponse(request, "django_jobqueue/workers.html", page_context(
         request, site, "Workers", workers=workers, errors=found.errors))
+
+
+def _from_score(score: float | None) -> datetime | None:
+    try:
+        return from_timestamp(score)
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
 
 
 def _short_time(when: datetime | None) -> tuple[str, str]:

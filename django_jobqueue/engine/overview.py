@@ -118,6 +118,10 @@ class JobSummary:
     origin: str | None
     meta: dict[str, Any]
     problem: str | None = None
+    #: the last line of the traceback (what went wrong), when asked for
+    error: str | None = None
+    #: the job's score in the listed registry (a scheduled job's due time), when asked for
+    score: float | None = None
 
     @property
     def progress(self) -> float | None:
@@ -128,14 +132,35 @@ class JobSummary:
         return max(0.0, min(100.0, float(value)))
 
 
-def summaries(connection: Redis, job_ids: Sequence[str],
-              serializer: Any = None) -> list[JobSummary | None]:
-    """Summaries of these jobs in one round trip (None for a job that no longer exists)."""
+def summaries(connection: Redis, job_ids: Sequence[str], serializer: Any = None,
+              errors: bool = False, scores_in: str | None = None) -> list[JobSummary | None]:
+    """Summaries of these jobs in one round trip (None for a job that no longer exists);
+    with ``errors`` the last line of each traceback, with ``scores_in`` (a key) each job's
+    score there."""
+    fields = SUMMARY_FIELDS + (("exc_info",) if errors else ())
     pipe = connection.pipeline(transaction=False)
     for job_id in job_ids:
-        pipe.hmget(keys.job(job_id), SUMMARY_FIELDS)
-    return [_summary(job_id, values, serializer)
-            for job_id, values in zip(job_ids, pipe.execute(), strict=True)]
+        pipe.hmget(keys.job(job_id), fields)
+        if scores_in:
+            pipe.zscore(scores_in, job_id)
+    replies = pipe.execute()
+    step = 2 if scores_in else 1
+    found = []
+    for n, job_id in enumerate(job_ids):
+        values = replies[n * step]
+        summary = _summary(job_id, values[:len(SUMMARY_FIELDS)], serializer)
+        if summary is not None:
+            if errors:
+                summary.error = _last_line(decode_text(values[-1]))
+            if scores_in:
+                summary.score = replies[n * step + 1]
+        found.append(summary)
+    return found
+
+
+def _last_line(text: str | None) -> str | None:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip()[:300] if lines else None
 
 
 def _summary(job_id: str, values: list[bytes | None], serializer: Any) -> JobSummary | None:

@@ -3,6 +3,7 @@ workers; the same pages mounted with include("django_jobqueue.urls")."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -359,7 +360,15 @@ def test_queue_page_has_the_bulk_form_and_auto_refresh(admin_client, queue):
                      "delete-failed": f"{ADMIN}default/-/delete-failed/"}
     queued = parse(admin_client.get(f"{ADMIN}default/"))
     links = {a.get("data-queue-action") for a in queued.find_all("a", data_queue_action=True)}
+    assert links == set()  # nothing queued: nothing to empty
+    queue.enqueue(jobs.add, 1, 2)
+    queued = parse(admin_client.get(f"{ADMIN}default/"))
+    links = {a.get("data-queue-action") for a in queued.find_all("a", data_queue_action=True)}
     assert links == {"empty"}
+    # actions that cannot be undone ask first (pages.js reads data-confirm)
+    questions = {o.get("value"): o.get("data-confirm")
+                 for o in form.one("select", name="action").find_all("option")}
+    assert questions["delete"] and questions["stop"] and not questions["requeue"]
 
 
 # --------------------------------------------------------------------------- job page
@@ -391,8 +400,9 @@ def test_job_page_of_a_finished_job(admin_client, queue):
     assert _field(doc, "Result TTL (s)").clean_text == "600"
     assert _field(doc, "Failure TTL (s)").clean_text == "700"
     assert _field(doc, "TTL (s)").clean_text == "800"
-    expires = _field(doc, "Expires in (s)").clean_text
-    assert expires.isdigit() and 0 < int(expires) <= 600
+    expires = re.fullmatch(r"(\d+ min) \((\d+) s\)", _field(doc, "Expires in").clean_text)
+    assert expires and 0 < int(expires.group(2)) <= 600
+    assert _field(doc, "Result").clean_text == "5"  # the return value, at the top
     worker_name = _field(doc, "Worker").clean_text
     assert worker_name and worker_name != "—"
     year = time.strftime("%Y")
@@ -401,7 +411,7 @@ def test_job_page_of_a_finished_job(admin_client, queue):
     results = doc.one("table", id="jobqueue-results")
     rows = results.one("tbody").find_all("tr")
     assert len(rows) == 1
-    assert "successful" in rows[0].clean_text and "5" in rows[0].clean_text
+    assert "finished" in rows[0].clean_text and "5" in rows[0].clean_text
     assert worker_name in rows[0].clean_text
 
 
@@ -461,7 +471,7 @@ def test_job_page_shows_dependencies_and_links_them(admin_client, queue):
     child = queue.enqueue(jobs.add, 2, 2, depends_on=parent)
     doc = parse(admin_client.get(f"{ADMIN}default/job/{child.id}/"))
     assert doc.one("span", id="jobqueue-job-status").clean_text == "deferred"
-    assert parent.id in _field(doc, "Dependencies").clean_text
+    assert parent.id in _field(doc, "Dependency").clean_text
     links = [a.get("href") for a in doc.one("table", id="jobqueue-job").find_all("a")]
     assert f"{ADMIN}default/job/{parent.id}/" in links
 
@@ -582,3 +592,27 @@ def test_a_worker_whose_record_expired_is_not_shown(admin_client, queue, connect
         assert admin_client.get(f"{ADMIN}-/stats.json").json()["workers"] == []
     finally:
         connection.zrem(keys.workers(), worker.name)
+
+
+def test_failed_tab_shows_the_error_and_the_job_page_its_end_first(admin_client, queue):
+    job = queue.enqueue(jobs.fail, "context line\n" * 40 + "the real reason")
+    work(queue)
+    doc = parse(admin_client.get(f"{ADMIN}default/failed/"))
+    row = doc.one("tr", data_job_id=job.id)
+    assert "the real reason" in row.one("div", class_="error-line").get("title")
+    doc = parse(admin_client.get(f"{ADMIN}default/job/{job.id}/"))
+    preview = _field(doc, "Traceback").one("summary").clean_text
+    assert preview.startswith("…") and "the real reason" in preview  # the end, not the start
+
+
+def test_scheduled_jobs_show_when_they_are_due(admin_client, queue):
+    from datetime import timedelta
+
+    job = queue.enqueue_in(timedelta(hours=1), jobs.add, 1, 1)
+    doc = parse(admin_client.get(f"{ADMIN}default/scheduled/"))
+    heads = [th.clean_text for th in doc.one("table", id="jobqueue-jobs").find_all("th")]
+    assert "Due" in heads and "Enqueued" not in heads
+    cells = [td.clean_text for td in doc.one("tr", data_job_id=job.id).find_all("td")]
+    assert any(c and c[0].isdigit() and ":" in c for c in cells)
+    doc = parse(admin_client.get(f"{ADMIN}default/job/{job.id}/"))
+    assert _field(doc, "Scheduled for").clean_text[:4].isdigit()
