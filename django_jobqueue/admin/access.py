@@ -102,6 +102,10 @@ class Links:
         head, _, tail = self.queue(queue, "STATE0").rpartition("STATE0")
         return lambda state: head + state + tail
 
+    def find(self, object_id: str) -> str:
+        """A job's page by id alone (its queue looked up when followed)."""
+        return self._reverse("jobqueue_find", object_id)
+
     def job_action(self, queue: str, job_id: str, action: str) -> str:
         return self._reverse("jobqueue_job_action", queue, job_id, action)
 
@@ -128,3 +132,12 @@ def page_context(request: HttpRequest, site: Any, title: str, **extra: Any) -> d
 
     return {**site.each_context(request), "title": title, "links": Links(request),
             "can_change": can_change(request.user), "opts": Queue._meta, **extra}
+
+
+def tab_of(status: str | None) -> str:
+    """The queue tab that lists a job of this status (stopped jobs sit with the failed)."""
+    from ..engine.overview import STATES
+
+    if status == "stopped":
+        return "failed"
+    return status if status in STATES else "queued"

@@ -15,7 +15,15 @@ from ..engine import keys, overview
 from ..engine.moves import apply_to_many
 from ..engine.queue import Queue
 from . import data
-from .access import Links, can_change, forbidden, guarded, log_actions, page_context
+from .access import (
+    Links,
+    can_change,
+    forbidden,
+    guarded,
+    log_actions,
+    page_context,
+    tab_of,
+)
 
 JOB_ACTION_LABELS = {"requeue": "Requeue", "cancel": "Cancel job", "stop": "Stop job",
                      "delete": "Delete job"}
@@ -115,13 +123,8 @@ def job_action(request: HttpRequest, queue: str, job_id: str, action: str,
     _log(request, action, q.name, done)
     links = Links(request)
     if action == "delete" and done:
-        return HttpResponseRedirect(links.queue(q.name, _tab(data.decode_text(status))))
+        return HttpResponseRedirect(links.queue(q.name, tab_of(data.decode_text(status))))
     return HttpResponseRedirect(links.job(q.name, job_id))
-
-
-def _tab(status: str) -> str:
-    return "failed" if status == "stopped" else (status if status in overview.STATES
-                                                 else "queued")
 
 
 def bulk(request: HttpRequest, q: Queue, state: str, site: Any) -> HttpResponse:

@@ -16,9 +16,11 @@ from . import data
 from .access import can_view
 
 
-def _allowed(request: HttpRequest) -> bool:
+def _allowed(request: HttpRequest, site: Any) -> bool:
     user = getattr(request, "user", None)
-    if user is not None and user.is_authenticated and can_view(user):
+    # the site's own rule too (a custom AdminSite may ask more, e.g. a second factor)
+    if user is not None and user.is_authenticated and can_view(user) \
+            and site.has_permission(request):
         return True
     token = conf.metrics_token()
     header = request.headers.get("Authorization", "")
@@ -44,19 +46,20 @@ def _read() -> tuple[data.Overview | None, HttpResponse | None]:
 
 
 @never_cache
-def stats_json(request: HttpRequest, **_: Any) -> HttpResponse:
-    if not _allowed(request):
+def stats_json(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
+    if not _allowed(request, site):
         return _unauthorized()
     found, error = _read()
     if error:
         return error
     queues = {}
     for counts in found.counts:
-        queues[counts.name] = {
-            **dict(counts.by_state()),
+        reachable = counts.name not in found.unreachable
+        queues[counts.name] = {  # an unreachable queue's counts are unknown, not zero
+            **{state: count if reachable else None for state, count in counts.by_state()},
             "oldest_job_age": counts.oldest_age,
-            "workers": len(counts.workers),
-            "reachable": counts.name not in found.unreachable,
+            "workers": len(counts.workers) if reachable else None,
+            "reachable": reachable,
         }
     workers = [{
         "name": w.name, "hostname": w.hostname, "pid": w.pid, "state": w.state,
@@ -73,8 +76,8 @@ def _label(value: str) -> str:
 
 
 @never_cache
-def prometheus(request: HttpRequest, **_: Any) -> HttpResponse:
-    if not _allowed(request):
+def prometheus(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
+    if not _allowed(request, site):
         return _unauthorized()
     found, error = _read()
     if error:

@@ -13,8 +13,10 @@ from . import actions, metrics, views
 def page_patterns(site: Any) -> list[URLPattern]:
     wrap, extra = site.admin_view, {"site": site}
     return [
-        path("-/stats.json", metrics.stats_json, name="jobqueue_stats"),
-        path("-/metrics", metrics.prometheus, name="jobqueue_metrics"),
+        path("-/stats.json", metrics.stats_json, extra, name="jobqueue_stats"),
+        path("-/metrics", metrics.prometheus, extra, name="jobqueue_metrics"),
+        path("-/find/<str:object_id>/", wrap(views.object_redirect), extra,
+             name="jobqueue_find"),
         path("<str:queue>/-/<str:action>/", wrap(actions.queue_action), extra,
              name="jobqueue_queue_action"),
         path("<str:queue>/job/<str:job_id>/<str:action>/", wrap(actions.job_action), extra,

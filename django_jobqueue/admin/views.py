@@ -12,10 +12,10 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 
 from .. import conf
-from ..engine import overview
+from ..engine import keys, overview
 from ..engine.utils import from_timestamp
 from . import actions, data
-from .access import Links, can_view, guarded, page_context
+from .access import Links, can_view, guarded, page_context, tab_of
 
 PAGE_SIZES = (10, 25, 50, 100, 250, 500)
 DEFAULT_PAGE_SIZE = 25
@@ -58,16 +58,18 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
     params = _listing_params(request, state)
     (counts,), _ = overview.overview(q.connection, [q.name])
     total = dict(counts.by_state())[state]
+    links = Links(request)
     search = None
     if params["q"]:
         ids, search = _search(q, state, params)
+        if search.get("elsewhere"):
+            search["elsewhere_url"] = links.job(q.name, params["q"])
     else:
         pages = max(1, math.ceil(total / params["per_page"]))
         params["page"] = min(params["page"], pages)
         offset = (params["page"] - 1) * params["per_page"]
         total, ids = overview.page_of_ids(q.connection, q.name, state, offset,
                                           params["per_page"], params["order"] == "newest")
-    links = Links(request)
     tab = links.state_urls(q.name)
     scheduled = state == "scheduled"
     rows = [row for row in overview.summaries(
@@ -101,7 +103,7 @@ def _listing_params(request: HttpRequest, state: str) -> dict[str, Any]:
     default_order = "oldest" if state == "queued" else "newest"
     order = get.get("order") if get.get("order") in ("newest", "oldest") else default_order
     return {"per_page": per_page, "page": page, "order": order,
-            "q": get.get("q", "").strip()[:200],
+            "q": "".join(ch for ch in get.get("q", "") if ch.isprintable()).strip()[:200],
             "start": min(max(0, _int(get.get("start"), 0)), MAX_OFFSET)}
 
 
@@ -121,17 +123,23 @@ def _search(q: Any, state: str, params: dict[str, Any]) -> tuple[list[str], dict
     needle = params["q"]
     if data.valid_job_id(needle) and overview.holds(q.connection, q.name, state, needle):
         return [needle], {"exact": True, "next": -1, "start": 0, "end": 0, "size": 0}
+    elsewhere = None
+    if data.valid_job_id(needle):  # an id of this queue in another tab: say where it is
+        status, origin = q.connection.hmget(keys.job(needle), ["status", "origin"])
+        if data.decode_text(origin) == q.name:
+            elsewhere = data.decode_text(status) or "unknown"
     ids, next_start, size = overview.search(
         q.connection, q.name, state, needle, params["start"], params["order"] == "newest",
         wanted=params["per_page"], slice_size=SEARCH_SLICE)
     end = next_start if next_start >= 0 else size
     return ids, {"exact": False, "next": next_start, "start": params["start"], "end": end,
-                 "size": size}
+                 "size": size, "elsewhere": elsewhere}
 
 
 def _page_links(request: HttpRequest, page: int, pages: int) -> list[tuple[int | None, str]]:
     """(page number or None for a gap, URL) around the current page."""
-    wanted = sorted({1, 2, pages - 1, pages, *range(page - 2, page + 3)} & set(range(1, pages + 1)))
+    wanted = sorted(n for n in {1, 2, pages - 1, pages, *range(page - 2, page + 3)}
+                    if 1 <= n <= pages)
     out: list[tuple[int | None, str]] = []
     previous = 0
     for number in wanted:
@@ -156,7 +164,7 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
             value.link = links.workers()
     return TemplateResponse(request, "django_jobqueue/job.html", page_context(
         request, site, f"Job {job.id}", queue=q.name, job=job,
-        state_url=links.queue(q.name, _tab_of(job.status)),
+        state_url=links.queue(q.name, tab_of(job.status)),
         action_urls=[(a, actions.JOB_ACTION_LABELS[a], links.job_action(q.name, job.id, a),
                       actions.QUESTIONS.get(a)) for a in job.actions],
         dependency_links=[(d, links.job(q.name, d)) for d in job.dependency_ids],
@@ -178,19 +186,14 @@ def object_redirect(request: HttpRequest, object_id: str, site: Any) -> HttpResp
     raise data.NotFound(f"No queue or job {object_id!r} (a job may have expired).")
 
 
-def _tab_of(status: str | None) -> str:
-    if status == "stopped":
-        return "failed"
-    return status if status in overview.STATES else "queued"
-
-
 @guarded(can_view)
 def workers_page(request: HttpRequest, site: Any) -> HttpResponse:
     found = data.read_overview()
     configured = set(conf.queues())
     links = Links(request)
     workers = [(w, [(name, links.queue(name) if name in configured else None)
-                    for name in w.queue_names])
+                    for name in w.queue_names],
+                links.find(w.current_job_id) if w.current_job_id else None)
                for w in sorted(found.workers, key=lambda w: w.name)]
     return TemplateResponse(request, "django_jobqueue/workers.html", page_context(
         request, site, "Workers", workers=workers, errors=found.errors))

@@ -134,6 +134,9 @@ def test_one_connection_down_leaves_the_other_readable(admin_client, redis_url):
     assert "unreachable" in doc.one("tr", data_queue="gone").clean_text
     assert "could not be read" in doc.one("div", id="content-main").clean_text
     assert stats["queues"]["a"]["queued"] == 1 and stats["queues"]["gone"]["reachable"] is False
+    # unknown, not zero: a reader of the counts alone must not see an empty queue
+    assert stats["queues"]["gone"]["queued"] is None and stats["queues"]["gone"]["workers"] is None
+    assert 'queue="gone"' not in metrics.replace('jobqueue_up{connection="down"}', "")
     assert 'jobqueue_up{connection="down"} 0' in metrics
     assert 'jobqueue_up{connection="default"} 1' in metrics
     assert page.status_code == 503
@@ -264,3 +267,40 @@ def test_queues_with_odd_names(admin_client, redis_url, name):
         history = admin_client.get(f"{ADMIN}{name}/change/")
         assert history.status_code == 302
     clients.reset()
+
+
+# --------------------------------------------------------------------------- later additions
+
+
+def test_an_exact_id_search_says_which_tab_holds_the_job(admin_client, queue):
+    job = finished_job(queue)
+    doc = parse(admin_client.get(f"{ADMIN}default/failed/", {"q": job.id}))
+    note = doc.one("strong", id="jobqueue-search-elsewhere")
+    assert "finished" in note.clean_text
+    assert note.one("a").get("href") == f"{ADMIN}default/job/{job.id}/"
+
+
+def test_a_queue_action_posted_without_confirmation_only_asks(admin_client, queue):
+    job = failed_job(queue)
+    response = admin_client.post(f"{ADMIN}default/-/delete-failed/")
+    assert response.status_code == 200
+    assert parse(response).find("input", id="jobqueue-confirm") is not None
+    assert job.get_status() == "failed" and LogEntry.objects.count() == 0
+
+
+def test_a_search_for_control_characters_is_harmless(admin_client, queue):
+    response = admin_client.get(f"{ADMIN}default/", {"q": "a\x00b\x07"})
+    assert response.status_code == 200
+    assert b"\x00" not in response.content and b"\x07" not in response.content
+
+
+def test_the_workers_page_links_the_current_job(admin_client, queue):
+    from tests.admin.helpers import running_job
+
+    with running_job(queue, limit=3) as (job, _):
+        doc = parse(admin_client.get("/admin/django_jobqueue/worker/"))
+        link = doc.one("table", id="jobqueue-workers").find("a", href=f"{ADMIN}-/find/{job.id}/")
+        assert link is not None
+        response = admin_client.get(link.get("href"))
+        assert response.status_code == 302
+        assert response["Location"] == f"{ADMIN}default/job/{job.id}/"
