@@ -159,7 +159,6 @@ def test_overview_counts_every_state_in_one_round_trip(connection, count_round_t
 def test_oldest_job_across_priorities_and_at_front(connection):
     queue = Queue("prio", connection=connection)
     first = queue.enqueue(add, 1, 1, priority=-5)  # runs last, waits longest
-    time.sleep(0.01)  # distinct enqueue times (the assertion is on which job, not on time)
     queue.enqueue(add, 1, 1, priority=50)
     queue.enqueue(add, 1, 1, at_front=True)
     counts, _ = overview.overview(connection, ["prio"])
@@ -295,7 +294,6 @@ def test_an_interrupt_reaches_a_job_in_another_thread_and_only_while_it_runs():
 def test_oldest_job_passes_over_ids_whose_job_expired(connection):
     queue = Queue("ghosts", connection=connection)
     ghost = queue.enqueue(add, 1, 1)
-    time.sleep(0.01)  # distinct enqueue times (the assertion is on which job, not on time)
     live = queue.enqueue(add, 2, 2)
     connection.delete(keys.job(ghost.id))  # as when a queued job's ttl runs out
     counts, _ = overview.overview(connection, ["ghosts"])

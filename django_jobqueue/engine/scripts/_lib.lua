@@ -193,3 +193,20 @@ local function take_next(worker, lease, first, now)
   end
   return false
 end
+
+-- The key of one tab of a queue: the queue itself ('queue') or one of its registries.
+local function tab_key(queue, where)
+  if where == 'queue' then
+    return k_queue(queue)
+  end
+  return k_registry(where, queue)
+end
+
+-- Entries of a registry scored by expiry time that are past it (they have the lowest
+-- scores, so the live ones are the ranks after them).
+local function expired_count(key, expiring)
+  if not expiring then
+    return 0
+  end
+  return redis.call('ZCOUNT', key, '-inf', fmt(server_time()))
+end

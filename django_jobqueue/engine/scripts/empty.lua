@@ -2,12 +2,7 @@
 -- ARGV: prefix, queue, batch size, [where: 'queue' (default) or a registry kind].
 -- Returns how many ids left it (0 when it is empty).
 local queue, where = ARGV[2], ARGV[4] or 'queue'
-local key
-if where == 'queue' then
-  key = k_queue(queue)
-else
-  key = k_registry(where, queue)
-end
+local key = tab_key(queue, where)
 local ids = redis.call('ZRANGE', key, 0, tonumber(ARGV[3]) - 1)
 for _, id in ipairs(ids) do
   redis.call('ZREM', key, id)

@@ -6,18 +6,9 @@
 -- Returns {size, ids...}.
 local queue, where = ARGV[2], ARGV[3]
 local offset, length, desc, expiring = tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6] == '1', ARGV[7] == '1'
-local key
-if where == 'queue' then
-  key = k_queue(queue)
-else
-  key = k_registry(where, queue)
-end
-local size = redis.call('ZCARD', key)
-local expired = 0
-if expiring then
-  expired = redis.call('ZCOUNT', key, '-inf', fmt(server_time()))
-end
-local live = size - expired
+local key = tab_key(queue, where)
+local expired = expired_count(key, expiring)
+local live = redis.call('ZCARD', key) - expired
 local out = {live}
 if offset >= live or length <= 0 then
   return out

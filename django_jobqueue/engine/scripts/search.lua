@@ -6,16 +6,8 @@
 -- Returns {offset where the next slice starts (-1 at the end), size of the set, ids...}.
 local queue, where, needle = ARGV[2], ARGV[3], ARGV[4]
 local start, slice, desc, wanted = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7] == '1', tonumber(ARGV[8])
-local key
-if where == 'queue' then
-  key = k_queue(queue)
-else
-  key = k_registry(where, queue)
-end
-local expired = 0
-if ARGV[9] == '1' then
-  expired = redis.call('ZCOUNT', key, '-inf', fmt(server_time()))
-end
+local key = tab_key(queue, where)
+local expired = expired_count(key, ARGV[9] == '1')
 local total = redis.call('ZCARD', key) - expired
 local out = {-1, total}
 if start >= total then
