@@ -42,6 +42,8 @@ def cancel_job(connection: Redis, job_id: str) -> None:
         )
 
 
+#: statuses an operator may requeue (a queued, scheduled, deferred or running job may not)
+REQUEUE_ALLOWED = ("failed", "stopped", "canceled", "finished")
 #: how long an operator's stop request waits for the worker to notice it
 STOP_REQUEST_TTL = 600
 
@@ -80,7 +82,3 @@ def apply_to_many(connection: Redis, action: str, job_ids: Sequence[str]) -> dic
         raise ValueError(f"unknown action {action!r}")
     replies = scripts.stream(connection, scripts.get(action), batches)
     return {i: decode(r) for i, r in zip(job_ids, replies, strict=True)}
-
-
-#: statuses an operator may requeue (a queued, scheduled, deferred or running job may not)
-REQUEUE_ALLOWED = ("failed", "stopped", "canceled", "finished")
