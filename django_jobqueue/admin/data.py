@@ -197,7 +197,8 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
         text("Priority", "priority"), text("Attempts", "attempts"),
         text("Retries left", "retries_left"), text("Retry max", "retry_max"),
         text("Retry intervals (s)", "retry_intervals"),
-        text("On worker lost", "on_worker_lost"), text("Workers lost", "lost_count"),
+        Value("On worker lost", decode_text(get("on_worker_lost")) or "requeue (the default)"),
+        text("Workers lost", "lost_count"),
         stamp("Last worker lost at", "last_lost_at"), text("Last lost worker", "last_lost_worker"),
         text("Serializer", "serializer"),
     ]
