@@ -57,25 +57,44 @@ class Overview:
 
 def read_overview(queue_names: list[str] | None = None) -> Overview:
     """Counts of the configured queues and the live workers: one round trip per Redis
-    connection, however many queues."""
+    server, however many queues (connection names that reach the same server are read
+    together, so their workers are listed once)."""
     names = list(conf.queues()) if queue_names is None else queue_names
-    by_connection: dict[str, list[str]] = {}
-    for name in names:
-        by_connection.setdefault(connection_name(name), []).append(name)
     result = Overview(counts=[], workers=[])
-    found: dict[str, overview.QueueCounts] = {}
-    for conn_name, queue_names_here in by_connection.items():
+    servers: dict[Any, tuple[Any, list[str], list[str]]] = {}
+    for name in names:
+        conn_name = connection_name(name)
         try:
-            counts, workers = overview.overview(clients.get_connection(conn_name),
-                                                queue_names_here)
-        except (RedisError, OSError) as exc:
+            client = clients.get_connection(conn_name)
+        except Exception as exc:  # a bad connection setting (manage.py check says which)
             result.errors[conn_name] = f"{type(exc).__name__}: {exc}"
-            result.unreachable.update(queue_names_here)
+            result.unreachable.add(name)
+            continue
+        _, conn_names, queues_here = servers.setdefault(_server(client), (client, [], []))
+        if conn_name not in conn_names:
+            conn_names.append(conn_name)
+        queues_here.append(name)
+    found: dict[str, overview.QueueCounts] = {}
+    for client, conn_names, queues_here in servers.values():
+        try:
+            counts, workers = overview.overview(client, queues_here)
+        except (RedisError, OSError) as exc:
+            for conn_name in conn_names:
+                result.errors[conn_name] = f"{type(exc).__name__}: {exc}"
+            result.unreachable.update(queues_here)
             continue
         found.update((c.name, c) for c in counts)
         result.workers.extend(workers)
     result.counts = [found.get(name) or overview.QueueCounts(name) for name in names]
     return result
+
+
+def _server(client: Any) -> tuple:
+    """What identifies the Redis server (and database) a client talks to."""
+    pool = client.connection_pool
+    options = pool.connection_kwargs
+    return (type(pool).__name__, getattr(pool, "service_name", None), options.get("host"),
+            options.get("port"), options.get("path"), options.get("db"))
 
 
 # --------------------------------------------------------------------------- job page

@@ -304,3 +304,39 @@ def test_the_workers_page_links_the_current_job(admin_client, queue):
         response = admin_client.get(link.get("href"))
         assert response.status_code == 302
         assert response["Location"] == f"{ADMIN}default/job/{job.id}/"
+
+
+def test_connection_names_reaching_one_server_are_read_once(admin_client, redis_url,
+                                                             count_round_trips):
+    from tests.admin.helpers import live_worker
+
+    settings = jobqueue_settings(redis_url, QUEUES={"a": {}, "b": {"CONNECTION": "alias"}})
+    settings["CONNECTIONS"]["alias"] = {"URL": redis_url}
+    with override_settings(JOBQUEUE=settings):
+        clients.reset()
+        with live_worker(get_queue("a"), get_queue("b")):
+            assert admin_client.get(ADMIN).status_code == 200  # warm up
+            default, alias = clients.get_connection("default"), clients.get_connection("alias")
+            with count_round_trips(default) as on_default, count_round_trips(alias) as on_alias:
+                response = admin_client.get(ADMIN)
+            stats = admin_client.get(f"{ADMIN}-/stats.json").json()
+    clients.reset()
+    assert on_default.value + on_alias.value == 1
+    assert len(stats["workers"]) == 1  # not once per connection name
+    assert stats["queues"]["a"]["workers"] == stats["queues"]["b"]["workers"] == 1
+    assert "1 live worker" in parse(response).one("div", id="content-main").clean_text
+
+
+def test_a_connection_that_cannot_be_built_is_reported_not_a_500(admin_client, redis_url):
+    settings = jobqueue_settings(redis_url, QUEUES={"a": {}, "b": {"CONNECTION": "bad"}})
+    settings["CONNECTIONS"]["bad"] = {"URL": "http://not-redis.example/0"}
+    with override_settings(JOBQUEUE=settings):
+        clients.reset()
+        response = admin_client.get(ADMIN)
+        stats = admin_client.get(f"{ADMIN}-/stats.json").json()
+    clients.reset()
+    assert response.status_code == 200
+    doc = parse(response)
+    assert "unreachable" in doc.one("tr", data_queue="b").clean_text
+    assert "Connection bad could not be read" in doc.one("div", id="content-main").clean_text
+    assert stats["queues"]["b"]["reachable"] is False and "bad" in stats["errors"]
