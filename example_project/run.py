@@ -121,8 +121,8 @@ def run_together(commands: list[tuple[str, list[str]]], env: dict[str, str], por
                 announced = True
                 say("")
                 say(f"Open {url}")
-                say(f"The admin: {url}admin/ (make a login first: {venv_python()} "
-                    f"{HERE / 'manage.py'} createsuperuser)")
+                say(f"The admin, with the queues under Job queue: {url}admin/ (no login yet? "
+                    f"{venv_python()} {HERE / 'manage.py'} createsuperuser)")
                 say("Ctrl-C stops them all.")
             time.sleep(0.5)
     except KeyboardInterrupt:
