@@ -598,8 +598,8 @@ def test_failed_tab_shows_the_error_and_the_job_page_its_end_first(admin_client,
     job = queue.enqueue(jobs.fail, "context line\n" * 40 + "the real reason")
     work(queue)
     doc = parse(admin_client.get(f"{ADMIN}default/failed/"))
-    row = doc.one("tr", data_job_id=job.id)
-    assert "the real reason" in row.one("div", class_="error-line").get("title")
+    row = doc.one("tr", data_error_of=job.id)  # a full-width row under the job's
+    assert "the real reason" in row.one("div", class_="error-line").clean_text
     doc = parse(admin_client.get(f"{ADMIN}default/job/{job.id}/"))
     preview = _field(doc, "Traceback").one("summary").clean_text
     assert preview.startswith("…") and "the real reason" in preview  # the end, not the start
