@@ -61,7 +61,6 @@ import cProfile
 import io
 import json
 import os
-import platform
 import pstats
 import re
 import signal
@@ -78,6 +77,7 @@ if REPO_ROOT not in sys.path:
     sys.path.insert(0, REPO_ROOT)
 
 from benchmarks.bench_engine import PrivateRedis, grid_table, percentile  # noqa: E402
+from benchmarks.bench_engine import machine_info as engine_machine_info  # noqa: E402
 
 TARGET_MS = 200.0
 BIG = "big"
@@ -506,41 +506,24 @@ def dashboard_counts(client) -> str:
 
 
 def machine_info(conn) -> dict:
-    cpu = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for ln in f:
-                if ln.startswith("model name"):
-                    cpu = ln.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-
-    def version(dist: str) -> str:
-        try:
-            return metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            return "not installed"
-
+    """bench_engine's machine description, plus what matters for pages: memory, hiredis,
+    Django and the load average (RQ is not part of this benchmark)."""
+    info = engine_machine_info(conn)
+    info.pop("rq", None)
     mem = ""
     try:
         with open("/proc/meminfo") as f:
             mem = f.readline().split(":", 1)[1].strip()
     except OSError:
         pass
-    return {
-        "nproc": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
-        "cpu": cpu,
-        "memory": mem,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "redis_server": conn.info("server")["redis_version"],
-        "redis_py": version("redis"),
-        "hiredis": version("hiredis"),
-        "django": version("django"),
-        "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
-    }
+    for dist in ("hiredis", "django"):
+        try:
+            info[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            info[dist] = "not installed"
+    info["memory"] = mem
+    info["loadavg"] = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    return info
 
 
 def render(page_list, full: dict, empty: dict, small: dict, n_small: int) -> str:
