@@ -18,7 +18,7 @@ from ..engine.job import JobStatus
 from ..engine.moves import REQUEUE_ALLOWED
 from ..engine.queue import Queue
 from ..engine.results import RESULTS_KEPT, Result
-from ..engine.serializers import loads_signed, stored_serializer
+from ..engine.serializers import loads_signed, serializer_for
 from ..engine.utils import from_timestamp
 from ..engine.worker import WorkerInfo
 from ..queues import get_queue
@@ -253,22 +253,18 @@ def _expires_in(ttl: int | None) -> str:
 
 
 def _serializer(stored: bytes | None, fallback: Any, problems: list[str]) -> Any:
-    if not stored:
-        return fallback
-    try:
-        return stored_serializer(decode_text(stored))
-    except ValueError as exc:
-        problems.append(f"Serializer: {exc}")
-        return None
+    serializer = serializer_for(decode_text(stored), fallback)
+    if getattr(serializer, "unknown", False):
+        problems.append(f"Serializer {serializer.path!r} is not configured in this process")
+    return serializer
 
 
 def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
                  problems: list[str]) -> list[Value]:
     values = []
-    if serializer is None or data is None:
-        reason = "no serializer for it in this process" if data else "no call data stored"
-        problems.append(f"Call data: {reason}")
-        values.append(Value("Arguments", problem=reason))
+    if data is None:
+        problems.append("Call data: none stored")
+        values.append(Value("Arguments", problem="no call data stored"))
     else:
         try:
             func_name, instance, args, kwargs, on_success, on_failure = loads_signed(
@@ -294,8 +290,6 @@ def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
 
 
 def _result(job_id: str, blob: bytes, serializer: Any) -> dict[str, Any]:
-    if serializer is None:
-        return {"type": "unreadable", "text": "no serializer for it in this process"}
     result = Result.from_payload(job_id, blob, serializer)
     text = safe_repr(result.return_value) if result.type == Result.Type.SUCCESSFUL \
         else (result.exc_string or "")

@@ -29,12 +29,11 @@ from .exceptions import (
 from .moves import cancel_job, requeue_jobs
 from .results import RESULTS_KEPT, Result
 from .serializers import (
-    UnknownSerializer,
     dumps_signed,
     loads_signed,
     resolve_serializer,
+    serializer_for,
     serializer_path,
-    stored_serializer,
 )
 from .utils import decode, from_timestamp, import_attribute, parse_duration
 
@@ -397,10 +396,7 @@ class Job:
         get = fields.get
         stored_serializer_name = decode(get(b"serializer"))
         if stored_serializer_name:
-            try:
-                self.serializer = stored_serializer(stored_serializer_name)
-            except ValueError:
-                self.serializer = UnknownSerializer(stored_serializer_name)
+            self.serializer = serializer_for(stored_serializer_name)
         self._data_blob = get(b"data")
         self._data_loaded = False
         self._func_name = decode(get(b"func_name"))

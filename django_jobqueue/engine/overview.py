@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import keys, scripts
 from .job import JobStatus
-from .serializers import loads_signed, resolve_serializer, stored_serializer
+from .serializers import loads_signed, serializer_for
 from .utils import decode_text, from_timestamp
 from .worker import WorkerInfo
 
@@ -182,7 +182,8 @@ def _summary(job_id: str, values: list[bytes | None], serializer: Any) -> JobSum
     meta: dict[str, Any] = {}
     if fields["meta"]:
         try:
-            meta = loads_signed(_serializer(fields["serializer"], serializer), fields["meta"])
+            meta = loads_signed(serializer_for(decode_text(fields["serializer"]), serializer),
+                                fields["meta"])
         except Exception as exc:  # a listing shows what it can and says what is wrong
             problems.append(f"meta unreadable: {type(exc).__name__}: {exc}")
     return JobSummary(
@@ -193,12 +194,6 @@ def _summary(job_id: str, values: list[bytes | None], serializer: Any) -> JobSum
         origin=decode_text(fields["origin"]), meta=meta if isinstance(meta, dict) else {},
         problem="; ".join(problems) or None,
     )
-
-
-def _serializer(stored: bytes | None, fallback: Any) -> Any:
-    if stored:
-        return stored_serializer(decode_text(stored))
-    return resolve_serializer(fallback)
 
 
 def search(connection: Redis, queue_name: str, state: str, needle: str, start: int,

@@ -96,6 +96,17 @@ def stored_serializer(path: str) -> Any:
         raise ValueError(f"Serializer {path!r} is not configured in this process") from None
 
 
+def serializer_for(stored_name: str | None, fallback: Any = None) -> Any:
+    """The serializer to read a stored job with: the one it names (an UnknownSerializer, whose
+    reads fail saying why, when this process does not know it), else ``fallback``."""
+    if not stored_name:
+        return resolve_serializer(fallback)
+    try:
+        return stored_serializer(stored_name)
+    except ValueError:
+        return UnknownSerializer(stored_name)
+
+
 def serializer_path(serializer: Any) -> str:
     """The name stored with a job so that a worker can load it with the same serializer."""
     for alias in ("pickle", "json"):
