@@ -292,7 +292,9 @@ def test_worker_record_shows_current_job_while_busy(connection, queue):
                           and i.current_job_id and i)
         assert info.current_job_id == job.id
         assert info.state == "busy"
-        assert worker.current_job_ids() == (job.id, "default")
+        # the record is written in Redis by the dequeue itself, a moment before the worker
+        # thread has read the reply: wait for the thread's side too
+        wait_until(lambda: worker.current_job_ids() == (job.id, "default"), timeout=5)
         assert job.get_status() == JobStatus.STARTED
         assert job in queue.started_job_registry
         connection.set("jqtest:release", 1)
