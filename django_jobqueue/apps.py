@@ -19,13 +19,16 @@ class DjangoJobqueueConfig(AppConfig):
 
 
 def apply_settings() -> None:
-    """Signing key (from SECRET_KEY unless set) and key prefix for the engine."""
-    from . import clients, conf
+    """Parse JOBQUEUE again; give the engine its signing key (from SECRET_KEY unless set)
+    and key prefix; forget the clients of the previous settings."""
     from .engine import keys, serializers
+    from .integration import clients, settings
 
-    serializers.set_signing_key(conf.signing_key())
-    keys.set_prefix(conf.key_prefix())
+    settings.reset()
     clients.reset()
+    loaded = settings.load()
+    serializers.set_signing_key(loaded.signing_key)
+    keys.set_prefix(loaded.key_prefix)
 
 
 def _on_setting_changed(setting: str, **_: object) -> None:

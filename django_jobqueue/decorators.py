@@ -6,8 +6,8 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from . import conf
 from .engine.job import Job
+from .integration import settings
 
 
 def job(func_or_queue: Any = None, **options: Any) -> Any:
@@ -16,7 +16,7 @@ def job(func_or_queue: Any = None, **options: Any) -> Any:
     if callable(func_or_queue):
         return _wrap(func_or_queue, "default", options)
     queue_name = func_or_queue or options.pop("queue", "default")
-    conf.queue_options(queue_name)  # raises KeyError naming the configured queues
+    settings.load().queue(queue_name)  # UnknownQueue (a KeyError) naming the configured ones
     return lambda func: _wrap(func, queue_name, options)
 
 
@@ -27,13 +27,13 @@ def _wrap(func: Callable, queue_name: str, options: dict[str, Any]) -> Callable:
 
     def enqueue(*args: Any, **kwargs: Any) -> Job:
         """Enqueue with reserved keywords (job_timeout, priority, depends_on, ...)."""
-        from .queues import get_queue
+        from .integration.queues import get_queue
 
         return get_queue(queue_name).enqueue(func, *args, **{**options, **kwargs})
 
     def delay(*args: Any, **kwargs: Any) -> Job:
         """Enqueue ``func(*args, **kwargs)``: every keyword reaches the function."""
-        from .queues import get_queue
+        from .integration.queues import get_queue
 
         return get_queue(queue_name).enqueue_call(func, args=args, kwargs=kwargs, **_call(options))
 

@@ -1,3 +1,6 @@
 """``django_jobqueue.queue``: RQ's import path (``rq.queue``) for the engine's names."""
 
-from .engine.queue import *  # noqa: F403
+from .engine import Queue
+from .engine.queue import EnqueueData
+
+__all__ = ["EnqueueData", "Queue"]

@@ -1,3 +1,14 @@
 """``django_jobqueue.registry``: RQ's import path (``rq.registry``) for the engine's names."""
 
-from .engine.registry import *  # noqa: F403
+from .engine import (
+    CanceledJobRegistry,
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
+from .engine.registry import BaseRegistry
+
+__all__ = ["BaseRegistry", "CanceledJobRegistry", "DeferredJobRegistry", "FailedJobRegistry",
+           "FinishedJobRegistry", "ScheduledJobRegistry", "StartedJobRegistry"]

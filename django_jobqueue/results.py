@@ -1,3 +1,5 @@
 """``django_jobqueue.results``: RQ's import path (``rq.results``) for the engine's names."""
 
-from .engine.results import *  # noqa: F403
+from .engine import Result
+
+__all__ = ["Result"]

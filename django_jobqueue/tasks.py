@@ -39,12 +39,12 @@ from django.utils import timezone
 from django.utils.json import normalize_json
 from django.utils.module_loading import import_string
 
-from . import conf
 from .engine.exceptions import NoSuchJobError
 from .engine.execution import get_current_job
 from .engine.job import Job, JobStatus
 from .engine.results import Result
-from .queues import _open_transaction, get_connection, get_queue
+from .integration import settings as jobqueue_settings
+from .integration.queues import get_connection, get_queue
 
 RUNNER = "django_jobqueue.tasks.run_task"
 OPTION_KEYS = {"RESULT_TTL", "FAILURE_TTL", "TIMEOUT"}
@@ -79,10 +79,11 @@ class JobQueueBackend(BaseTaskBackend):
             _validate_without_run_after(self, task)
         else:
             super().validate_task(task)
-        if task.queue_name not in conf.queues():
+        configured = jobqueue_settings.load().queues
+        if task.queue_name not in configured:
             raise InvalidTask(
                 f"Queue {task.queue_name!r} is not a JOBQUEUE queue "
-                f"(JOBQUEUE['QUEUES'] configures {', '.join(sorted(conf.queues()))})"
+                f"(JOBQUEUE['QUEUES'] configures {', '.join(sorted(configured))})"
             )
 
     def enqueue(self, task: Task, args: Any, kwargs: Any) -> TaskResult:
@@ -99,7 +100,7 @@ class JobQueueBackend(BaseTaskBackend):
             "job_timeout": self.options.get("TIMEOUT"),
         }
         queue = get_queue(task.queue_name)
-        pending_commit = queue.commit_mode == "on_commit" and _open_transaction()
+        pending_commit = queue.pending_commit_alias()
         if run_after is not None:
             job = queue.enqueue_at(run_after, RUNNER, **options)
         else:
@@ -124,7 +125,7 @@ class JobQueueBackend(BaseTaskBackend):
     def get_result(self, result_id: str) -> TaskResult:
         seen: set[int] = set()
         # the job lives on its queue's connection (check() reports a queue missing there)
-        for name in sorted(self.queues & set(conf.queues())):
+        for name in sorted(self.queues & set(jobqueue_settings.load().queues)):
             connection = get_connection(name)
             if id(connection) in seen:
                 continue
@@ -181,7 +182,7 @@ class JobQueueBackend(BaseTaskBackend):
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         messages: list[checks.CheckMessage] = []
-        known = conf.queues()
+        known = jobqueue_settings.load().queues
         for name in sorted(self.queues - set(known)):
             messages.append(checks.Error(
                 f"TASKS[{self.alias!r}]['QUEUES'] names {name!r}, which is not a JOBQUEUE "

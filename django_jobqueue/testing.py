@@ -9,13 +9,12 @@
 from __future__ import annotations
 
 import contextlib
-import copy
 from collections.abc import Iterable, Iterator
 
 from django.test.utils import override_settings
 
-from . import conf
-from .queues import get_worker
+from .integration import settings
+from .integration.queues import get_worker
 
 
 def drain(queue_names: Iterable[str] | None = None) -> int:
@@ -23,11 +22,11 @@ def drain(queue_names: Iterable[str] | None = None) -> int:
 
     Queues keep their priority order (the order given, or the order of ``JOBQUEUE``).
     """
-    names = list(conf.queues()) if queue_names is None else list(queue_names)
+    config = settings.load()
+    names = list(config.queues) if queue_names is None else list(queue_names)
     by_connection: dict[str, list[str]] = {}
     for name in names:
-        connection = conf.queue_options(name).get("CONNECTION", "default")
-        by_connection.setdefault(connection, []).append(name)
+        by_connection.setdefault(config.queue(name).connection, []).append(name)
     processed = 0
     for group in by_connection.values():
         worker = get_worker(*group)
@@ -39,8 +38,5 @@ def drain(queue_names: Iterable[str] | None = None) -> int:
 @contextlib.contextmanager
 def inline_queues() -> Iterator[None]:
     """Every configured queue runs its jobs inline (at enqueue) inside this block."""
-    value = copy.deepcopy(conf.raw())
-    value["QUEUES"] = {name: {**options, "ASYNC": False}
-                       for name, options in conf.queues().items()}
-    with override_settings(JOBQUEUE=value):
+    with override_settings(JOBQUEUE=settings.inline_setting()):
         yield

@@ -1,3 +1,5 @@
 """``django_jobqueue.worker``: RQ's import path (``rq.worker``) for the engine's names."""
 
-from .engine.worker import *  # noqa: F403
+from .engine import SimpleWorker, Worker, WorkerInfo
+
+__all__ = ["SimpleWorker", "Worker", "WorkerInfo"]

@@ -4,15 +4,13 @@ and shown field by field so that one unreadable value never hides the rest."""
 from __future__ import annotations
 
 import pprint
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.utils import timezone
-from redis.exceptions import RedisError
 
-from .. import clients, conf
-from ..engine import keys, overview, utils
+from ..engine import keys, utils
 from ..engine.calls import JOB_ID_PATTERN
 from ..engine.job import JobStatus
 from ..engine.moves import REQUEUE_ALLOWED
@@ -20,8 +18,9 @@ from ..engine.queue import Queue
 from ..engine.results import RESULTS_KEPT, Result
 from ..engine.serializers import loads_signed, serializer_for
 from ..engine.utils import from_timestamp
-from ..engine.worker import WorkerInfo
-from ..queues import get_queue
+from ..integration import settings
+from ..integration.clients import get_client
+from ..integration.queues import get_queue
 
 #: characters of a value shown before "show all"
 SHORT = 300
@@ -34,67 +33,13 @@ class NotFound(Exception):
 
 
 def queue_or_404(name: str) -> Queue:
-    if name not in conf.queues():
+    if name not in settings.load().queues:
         raise NotFound(f"No queue named {name!r} is configured.")
     return get_queue(name)
 
 
 def connection_name(queue_name: str) -> str:
-    return conf.queues()[queue_name].get("CONNECTION", "default")
-
-
-# --------------------------------------------------------------------------- overview
-
-
-@dataclass
-class Overview:
-    counts: list[overview.QueueCounts]
-    workers: list[WorkerInfo]
-    #: connection name -> error text, for connections that could not be read
-    errors: dict[str, str] = field(default_factory=dict)
-    unreachable: set[str] = field(default_factory=set)
-
-
-def read_overview(queue_names: list[str] | None = None) -> Overview:
-    """Counts of the configured queues and the live workers: one round trip per Redis
-    server, however many queues (connection names that reach the same server are read
-    together, so their workers are listed once)."""
-    names = list(conf.queues()) if queue_names is None else queue_names
-    result = Overview(counts=[], workers=[])
-    servers: dict[Any, tuple[Any, list[str], list[str]]] = {}
-    for name in names:
-        conn_name = connection_name(name)
-        try:
-            client = clients.get_connection(conn_name)
-        except Exception as exc:  # a bad connection setting (manage.py check says which)
-            result.errors[conn_name] = f"{type(exc).__name__}: {exc}"
-            result.unreachable.add(name)
-            continue
-        _, conn_names, queues_here = servers.setdefault(_server(client), (client, [], []))
-        if conn_name not in conn_names:
-            conn_names.append(conn_name)
-        queues_here.append(name)
-    found: dict[str, overview.QueueCounts] = {}
-    for client, conn_names, queues_here in servers.values():
-        try:
-            counts, workers = overview.overview(client, queues_here)
-        except (RedisError, OSError) as exc:
-            for conn_name in conn_names:
-                result.errors[conn_name] = f"{type(exc).__name__}: {exc}"
-            result.unreachable.update(queues_here)
-            continue
-        found.update((c.name, c) for c in counts)
-        result.workers.extend(workers)
-    result.counts = [found.get(name) or overview.QueueCounts(name) for name in names]
-    return result
-
-
-def _server(client: Any) -> tuple:
-    """What identifies the Redis server (and database) a client talks to."""
-    pool = client.connection_pool
-    options = pool.connection_kwargs
-    return (type(pool).__name__, getattr(pool, "service_name", None), options.get("host"),
-            options.get("port"), options.get("path"), options.get("db"))
+    return settings.load().queues[queue_name].connection
 
 
 # --------------------------------------------------------------------------- job page
@@ -102,7 +47,7 @@ def _server(client: Any) -> tuple:
 
 def job_origin(queue_name: str, job_id: str) -> str | None:
     """The queue a job belongs to, looked up on the connection of ``queue_name``."""
-    client = clients.get_connection(connection_name(queue_name))
+    client = get_client(connection_name(queue_name))
     return decode_text(client.hget(keys.job(job_id), "origin")) or None
 
 

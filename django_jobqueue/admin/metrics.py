@@ -10,7 +10,8 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from .. import conf
+from ..integration import settings
+from ..integration.overview import read_overview
 from . import data
 from .access import can_view
 
@@ -21,7 +22,7 @@ def _allowed(request: HttpRequest, site: Any) -> bool:
     if user is not None and user.is_authenticated and can_view(user) \
             and site.has_permission(request):
         return True
-    token = conf.metrics_token()
+    token = settings.load().metrics_token
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
     if not token or scheme.lower() != "bearer" or not given:
@@ -41,7 +42,7 @@ def _unauthorized() -> HttpResponse:
 def stats_json(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
     if not _allowed(request, site):
         return _unauthorized()
-    found = data.read_overview()  # a connection it cannot read is reported in it
+    found = read_overview()  # a connection it cannot read is reported in it
     queues = {}
     for counts in found.counts:
         reachable = counts.name not in found.unreachable
@@ -69,7 +70,7 @@ def _label(value: str) -> str:
 def prometheus(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
     if not _allowed(request, site):
         return _unauthorized()
-    found = data.read_overview()  # a connection it cannot read is reported in it
+    found = read_overview()  # a connection it cannot read is reported in it
     lines = ["# HELP jobqueue_jobs Jobs of a queue, by state.", "# TYPE jobqueue_jobs gauge"]
     for counts in found.counts:
         if counts.name in found.unreachable:

@@ -11,9 +11,10 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.utils import timezone
 
-from .. import conf
 from ..engine import keys, overview
 from ..engine.utils import from_timestamp
+from ..integration import settings
+from ..integration.overview import read_overview
 from . import actions, data
 from .access import Links, can_view, guarded, page_context, tab_of
 
@@ -30,7 +31,7 @@ STATE_LABELS = {"queued": "Queued", "started": "Started", "scheduled": "Schedule
 
 @guarded(can_view)
 def dashboard(request: HttpRequest, site: Any) -> HttpResponse:
-    found = data.read_overview()
+    found = read_overview()
     links = Links(request)
     rows = []
     for counts in found.counts:
@@ -175,21 +176,21 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
 def object_redirect(request: HttpRequest, object_id: str, site: Any) -> HttpResponse:
     """Where the admin's history ("Recent actions") links: a queue's page, or a job's."""
     links = Links(request)
-    if object_id in conf.queues():
+    if object_id in settings.load().queues:
         return HttpResponseRedirect(links.queue(object_id))
     if data.valid_job_id(object_id):
-        one_queue_per_connection = {data.connection_name(q): q for q in conf.queues()}
+        one_queue_per_connection = {data.connection_name(q): q for q in settings.load().queues}
         for name in one_queue_per_connection.values():
             origin = data.job_origin(name, object_id)
-            if origin in conf.queues():
+            if origin in settings.load().queues:
                 return HttpResponseRedirect(links.job(origin, object_id))
     raise data.NotFound(f"No queue or job {object_id!r} (a job may have expired).")
 
 
 @guarded(can_view)
 def workers_page(request: HttpRequest, site: Any) -> HttpResponse:
-    found = data.read_overview()
-    configured = set(conf.queues())
+    found = read_overview()
+    configured = set(settings.load().queues)
     links = Links(request)
     workers = [(w, [(name, links.queue(name) if name in configured else None)
                     for name in w.queue_names],

@@ -1,41 +1,23 @@
 """Management commands (``runworker``, ``jobqueue``) and what they share: telling the user, in
-one line, that a configured Redis cannot be reached."""
+one line, that a configured Redis cannot be reached or that the settings name no such queue."""
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
-
 import redis
+from django.core.exceptions import ImproperlyConfigured
 
-from .. import clients, conf
+from ..integration import settings
+from ..integration.clients import get_client
 
-
-def redis_location(connection_name: str) -> str:
-    """Where a configured connection points, for an error message (no password)."""
-    options = conf.connections().get(connection_name, {})
-    if "URL" in options:
-        parts = urlsplit(str(options["URL"]))
-        if parts.password:
-            netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
-            parts = parts._replace(netloc=netloc)
-        return urlunsplit(parts)
-    for kind in ("EMBEDDED", "USE_REDIS_CACHE"):
-        if kind in options:
-            return f"{kind.lower()} {options[kind]!r}"
-    if "SENTINELS" in options:
-        return f"sentinel master {options.get('MASTER_NAME')!r}"
-    host, port = options.get("HOST", "localhost"), options.get("PORT", 6379)
-    return f"{host}:{port}/{options.get('DB', 0)} (connection {connection_name!r})"
+#: settings errors a command reports as its CommandError: their message says what to fix
+SETTINGS_ERRORS = (settings.UnknownQueue, settings.UnknownConnection, ImproperlyConfigured)
 
 
 def unreachable(connection_name: str) -> str | None:
     """None when the connection answers PING, else the one-line reason."""
     try:
-        clients.get_connection(connection_name).ping()
+        get_client(connection_name).ping()
     except (redis.RedisError, OSError) as exc:
-        return f"Cannot reach Redis at {redis_location(connection_name)}: {exc}"
+        location = settings.load().connection(connection_name).location()
+        return f"Cannot reach Redis at {location}: {exc}"
     return None
-
-
-def queue_connection(queue_name: str) -> str:
-    return conf.queue_options(queue_name).get("CONNECTION", "default")

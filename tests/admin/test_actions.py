@@ -7,8 +7,9 @@ import pytest
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.test import Client
 
-from django_jobqueue import JobStatus, Queue, clients, get_queue
+from django_jobqueue import JobStatus, Queue, get_queue
 from django_jobqueue.engine import keys
+from django_jobqueue.integration import clients
 from tests.admin import jobs
 from tests.admin.helpers import (
     ADMIN,
@@ -394,7 +395,7 @@ def test_queue_actions_in_batches_at_scale(admin_client, queue, count_round_trip
         work(queue)
         assert len(queue.failed_job_registry) == n
     assert admin_client.get(f"{ADMIN}default/-/{action}/").status_code == 200  # warm up
-    with count_round_trips(clients.get_connection("default")) as counter:
+    with count_round_trips(clients.get_client("default")) as counter:
         response = admin_client.post(f"{ADMIN}default/-/{action}/", CONFIRM)
     assert 3 <= counter.value <= 10, counter.value
     assert messages_of(admin_client.get(response["Location"])) == [message]
@@ -500,3 +501,11 @@ def test_action_forms_carry_the_csrf_token(admin_client, queue):
         assert form.find("input", name="csrfmiddlewaretoken") is not None
     bulk = parse(admin_client.get(f"{ADMIN}default/failed/")).one("form", id="jobqueue-bulk")
     assert bulk.find("input", name="csrfmiddlewaretoken") is not None
+
+
+def test_a_queue_action_posted_without_confirmation_only_asks(admin_client, queue):
+    job = failed_job(queue)
+    response = admin_client.post(f"{ADMIN}default/-/delete-failed/")
+    assert response.status_code == 200
+    assert parse(response).find("input", id="jobqueue-confirm") is not None
+    assert job.get_status() == "failed" and LogEntry.objects.count() == 0

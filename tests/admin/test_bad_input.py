@@ -14,8 +14,9 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.test.utils import override_settings
 
-from django_jobqueue import Queue, clients, get_queue
+from django_jobqueue import Queue, get_queue
 from django_jobqueue.engine import keys
+from django_jobqueue.integration import clients
 from tests.admin import jobs
 from tests.admin.conftest import jobqueue_settings
 from tests.admin.helpers import (

@@ -9,8 +9,9 @@ import time
 import pytest
 from django.test.utils import override_settings
 
-from django_jobqueue import Retry, Worker, clients, get_queue
+from django_jobqueue import Retry, Worker, get_queue
 from django_jobqueue.engine import keys
+from django_jobqueue.integration import clients
 from tests.admin import jobs
 from tests.admin.conftest import jobqueue_settings
 from tests.admin.helpers import (
@@ -142,7 +143,7 @@ def test_dashboard_has_an_auto_refresh_toggle(admin_client):
 
 
 def _dashboard_round_trips(client, count_round_trips) -> int:
-    redis_client = clients.get_connection("default")
+    redis_client = clients.get_client("default")
     assert client.get(ADMIN).status_code == 200  # warm up: loads the Lua script
     with count_round_trips(redis_client) as counter:
         response = client.get(ADMIN)
@@ -296,7 +297,7 @@ def test_progress_reported_by_a_running_job_is_shown(admin_client, queue):
 
 
 def _queue_page_round_trips(client, count_round_trips, url) -> int:
-    redis_client = clients.get_connection("default")
+    redis_client = clients.get_client("default")
     assert client.get(url).status_code == 200  # warm up
     with count_round_trips(redis_client) as counter:
         response = client.get(url)
@@ -616,3 +617,27 @@ def test_scheduled_jobs_show_when_they_are_due(admin_client, queue):
     assert any(c and c[0].isdigit() and ":" in c for c in cells)
     doc = parse(admin_client.get(f"{ADMIN}default/job/{job.id}/"))
     assert _field(doc, "Scheduled for").clean_text[:4].isdigit()
+
+
+def test_job_page_round_trips_are_few_and_constant(admin_client, queue, count_round_trips):
+    small = queue.enqueue(jobs.echo, 1)
+    big = queue.enqueue(jobs.echo, "x" * 200_000, meta={f"k{i}": i for i in range(1000)},
+                        depends_on=[queue.enqueue(jobs.add, i, i) for i in range(20)])
+    client = clients.get_client("default")
+    costs = []
+    for job in (small, big):
+        assert admin_client.get(f"{ADMIN}default/job/{job.id}/").status_code == 200
+        with count_round_trips(client) as counter:
+            assert admin_client.get(f"{ADMIN}default/job/{job.id}/").status_code == 200
+        costs.append(counter.value)
+    assert costs[0] == costs[1] <= 2, costs
+
+
+def test_the_workers_page_links_the_current_job(admin_client, queue):
+    with running_job(queue, limit=3) as (job, _):
+        doc = parse(admin_client.get("/admin/django_jobqueue/worker/"))
+        link = doc.one("table", id="jobqueue-workers").find("a", href=f"{ADMIN}-/find/{job.id}/")
+        assert link is not None
+        response = admin_client.get(link.get("href"))
+        assert response.status_code == 302
+        assert response["Location"] == f"{ADMIN}default/job/{job.id}/"

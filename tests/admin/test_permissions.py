@@ -7,6 +7,7 @@ from urllib.parse import quote
 
 import pytest
 from django.contrib.admin.models import LogEntry
+from django.contrib.auth.models import Group, Permission, User
 
 from django_jobqueue.engine import keys
 from tests.admin import jobs
@@ -184,3 +185,24 @@ def test_an_inactive_staff_user_is_refused(users, queue, job):
     response = client.post(f"{ADMIN}default/job/{job.id}/delete/")
     assert response.status_code == 302
     _unchanged(queue, job)
+
+
+def test_permissions_through_a_group(users, queue):
+    job = failed_job(queue)
+    perms = Permission.objects.filter(content_type__app_label="django_jobqueue")
+    viewers = Group.objects.create(name="queue viewers")
+    viewers.permissions.add(perms.get(codename="view_queue"))
+    operators = Group.objects.create(name="queue operators")
+    operators.permissions.add(*perms.filter(codename__in=["view_queue", "change_queue"]))
+    try:
+        alice = User.objects.create_user("alice", is_staff=True)
+        alice.groups.add(viewers)
+        bob = User.objects.create_user("bob", is_staff=True)
+        bob.groups.add(operators)
+        assert client_for(alice).get(f"{ADMIN}default/job/{job.id}/").status_code == 200
+        assert client_for(alice).post(f"{ADMIN}default/job/{job.id}/requeue/").status_code \
+            == 403
+        assert client_for(bob).post(f"{ADMIN}default/job/{job.id}/requeue/").status_code == 302
+        assert queue.connection.hget(keys.job(job.id), "status") == b"queued"
+    finally:
+        Group.objects.all().delete()

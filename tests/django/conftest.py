@@ -38,7 +38,7 @@ def jobqueue_settings(redis_url: str, **extra) -> dict:
 @pytest.fixture(autouse=True)
 def django_jobqueue(redis_url: str) -> Iterator[None]:
     """JOBQUEUE on the test Redis; engine globals restored afterwards."""
-    from django_jobqueue import clients
+    from django_jobqueue.integration import clients
 
     previous = serializers._signing_key, keys.prefix()
     with override_settings(JOBQUEUE=jobqueue_settings(redis_url)):

@@ -10,8 +10,9 @@ import pytest
 import redis
 from django.test.utils import override_settings
 
-from django_jobqueue import Worker, clients, get_connection, get_queue, get_worker
-from django_jobqueue.queues import DjangoQueue
+from django_jobqueue import Worker, get_connection, get_queue, get_worker
+from django_jobqueue.integration import clients
+from django_jobqueue.integration.queues import DjangoQueue
 from tests.django.conftest import jobqueue_settings
 
 

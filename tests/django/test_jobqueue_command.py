@@ -139,3 +139,23 @@ def test_unreachable_redis_is_one_clear_error(redis_url):
     with override_settings(JOBQUEUE=jobqueue_settings(url)):
         with pytest.raises(CommandError, match=f"Cannot reach Redis at {url}: "):
             jobqueue("stats")
+
+
+def test_stats_costs_a_fixed_number_of_round_trips_however_many_queues(redis_url,
+                                                                        count_round_trips):
+    """A PING per connection (to name an unreachable one), then one read per Redis server."""
+    from django.test.utils import override_settings
+
+    from django_jobqueue.integration.clients import get_client
+    from tests.django.conftest import jobqueue_settings
+
+    costs = []
+    for count in (3, 30):
+        queues = {f"of{count}-{i}": {} for i in range(count)}
+        with override_settings(JOBQUEUE=jobqueue_settings(redis_url, QUEUES=queues)):
+            get_queue(f"of{count}-1").enqueue("os.getpid")
+            with count_round_trips(get_client()) as counter:
+                stats = json.loads(jobqueue("stats", "--json"))
+            costs.append(counter.value)
+        assert len(stats) == count and stats[f"of{count}-1"]["queued"] == 1
+    assert costs == [2, 2]

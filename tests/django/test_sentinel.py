@@ -18,7 +18,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from redis.sentinel import MasterNotFoundError, SentinelManagedSSLConnection
 
-from django_jobqueue import clients, get_connection, get_queue, get_worker
+from django_jobqueue import get_connection, get_queue, get_worker
+from django_jobqueue.integration import clients
 from tests.harness import LOOPBACK, RedisServer, find_redis_server, free_port, wait_until
 
 MASTER_NAME = "mymaster"

@@ -9,8 +9,8 @@ import pytest
 from django.db import connection, connections, transaction
 
 from django_jobqueue import JobStatus, get_queue, get_worker, signals
-from django_jobqueue.djangoworker import DjangoWorker
-from django_jobqueue.queues import DjangoQueue
+from django_jobqueue.integration.queues import DjangoQueue
+from django_jobqueue.integration.worker import DjangoWorker
 
 
 def boom():
@@ -113,16 +113,16 @@ def test_a_raising_receiver_breaks_neither_enqueue_nor_worker(caplog):
 
 
 def test_close_old_connections_runs_before_and_after_every_job(monkeypatch, received):
-    from django_jobqueue import djangoworker
+    from django_jobqueue.integration import worker as django_worker
 
     calls: list[str] = []
-    original = djangoworker.close_old_connections
+    original = django_worker.close_old_connections
 
     def counting(**kwargs):
         calls.append("close_old_connections")
         return original(**kwargs)
 
-    monkeypatch.setattr(djangoworker, "close_old_connections", counting)
+    monkeypatch.setattr(django_worker, "close_old_connections", counting)
     signals.job_started.connect(lambda sender, **kw: calls.append("started"), weak=False,
                                 dispatch_uid="t-started")
     signals.job_finished.connect(lambda sender, **kw: calls.append("finished"), weak=False,

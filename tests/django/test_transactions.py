@@ -66,3 +66,30 @@ def test_immediate_mode_enqueues_inside_the_transaction(redis_url):
         with transaction.atomic():
             tasks.add.delay(1, 2)
             assert queue.count == 1
+
+
+@pytest.mark.parametrize("alias", ALIASES)
+def test_a_waiting_enqueue_serializes_the_job_once_at_the_call(redis_url, alias):
+    """The call is checked by serializing it, and the commit sends those same bytes: one
+    ``dumps`` per job, as outside a transaction, and changes made to an argument after the
+    call do not reach the job (as outside a transaction)."""
+    from tests.django.counting_serializer import CountingSerializer
+
+    config = jobqueue_settings(redis_url, QUEUES={
+        "default": {"SERIALIZER": "tests.django.counting_serializer.CountingSerializer"}})
+    with override_settings(JOBQUEUE=config):
+        queue = get_queue()
+        CountingSerializer.dumps_calls = 0
+        queue.enqueue("builtins.len", [0])
+        assert CountingSerializer.dumps_calls == 1  # outside a transaction
+        items = [1]
+        with transaction.atomic(using=alias):
+            waiting = queue.enqueue("builtins.len", items)
+            many = queue.enqueue_many([queue.prepare_data("builtins.len", ([2, 3],))
+                                       for _ in range(2)])
+            assert CountingSerializer.dumps_calls == 4
+            items.append(2)
+        assert CountingSerializer.dumps_calls == 4  # the commit serialized nothing again
+        assert queue.fetch_job(waiting.id).args == ([1],)
+        assert [queue.fetch_job(j.id).args for j in many] == [([2, 3],), ([2, 3],)]
+        assert "stored_fields" not in vars(waiting)  # the job is itself again after the commit

@@ -9,15 +9,18 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.module_loading import import_string
 
-from ... import clients, conf
 from ...engine import suspension
 from ...engine.exceptions import InvalidJobOperation, NoSuchJobError
 from ...engine.job import Job
-from ...engine.worker import Worker
-from ...queues import get_queue
-from .. import queue_connection, unreachable
+from ...engine.keys import REGISTRY_KINDS
+from ...integration import settings
+from ...integration.clients import get_client
+from ...integration.overview import read_overview
+from ...integration.queues import get_queue
+from .. import SETTINGS_ERRORS, unreachable
 
-REGISTRIES = ("started", "finished", "failed", "deferred", "scheduled", "canceled")
+#: the columns of ``stats``
+COUNTS = ("queued", *REGISTRY_KINDS, "workers")
 
 
 class Command(BaseCommand):
@@ -50,29 +53,29 @@ class Command(BaseCommand):
                 if problem:
                     raise CommandError(problem)
             getattr(self, f"do_{action}")(options)
-        except KeyError as exc:  # an unknown queue or connection: the message names them
-            raise CommandError(exc.args[0] if exc.args else str(exc)) from None
+        except SETTINGS_ERRORS as exc:  # e.g. an unknown queue: the message names the known
+            raise CommandError(str(exc)) from None
 
     def _connections(self, options: dict[str, Any]) -> list[str]:
+        config = settings.load()
         queue = options.get("queue")
-        names = [queue] if queue else list(conf.queues())
-        return sorted({queue_connection(name) for name in names})
+        names = [queue] if queue else list(config.queues)
+        return sorted({config.queue(name).connection for name in names})
 
     def do_stats(self, options: dict[str, Any]) -> None:
-        stats = {name: queue_stats(name) for name in conf.queues()}
+        stats = queue_stats()
         if options["json"]:
             self.stdout.write(json.dumps(stats, indent=2, sort_keys=True))
             return
-        columns = ["queued", *REGISTRIES, "workers"]
         width = max(len("queue"), *(len(name) for name in stats))
-        self.stdout.write("queue".ljust(width) + "".join(f"{c:>11}" for c in columns))
+        self.stdout.write("queue".ljust(width) + "".join(f"{c:>11}" for c in COUNTS))
         for name, counts in stats.items():
-            self.stdout.write(name.ljust(width) + "".join(f"{counts[c]:>11}" for c in columns))
+            self.stdout.write(name.ljust(width) + "".join(f"{counts[c]:>11}" for c in COUNTS))
 
     def do_requeue(self, options: dict[str, Any]) -> None:
         if options["all"] == bool(options["job_ids"]):
             raise CommandError("Give either --all or one or more job ids")
-        names = [options["queue"]] if options["queue"] else list(conf.queues())
+        names = [options["queue"]] if options["queue"] else list(settings.load().queues)
         if options["all"]:
             total = sum(get_queue(name).failed_job_registry.requeue_all() for name in names)
             self.stdout.write(f"Requeued {total} job(s)")
@@ -91,9 +94,9 @@ class Command(BaseCommand):
 
     def _requeue_one(self, job_id: str, queue_name: str | None) -> None:
         if queue_name is None:
-            connection = clients.get_connection(queue_connection("default"))
+            connection = get_client(settings.load().queue("default").connection)
             queue_name = Job.fetch(job_id, connection=connection).origin
-            if queue_name not in conf.queues():
+            if queue_name not in settings.load().queues:
                 raise ValueError(f"its queue {queue_name!r} is not configured")
         get_queue(queue_name).failed_job_registry.requeue(job_id)
 
@@ -103,13 +106,13 @@ class Command(BaseCommand):
 
     def do_suspend(self, options: dict[str, Any]) -> None:
         for name in self._connections(options):
-            suspension.suspend(clients.get_connection(name), options["duration"])
+            suspension.suspend(get_client(name), options["duration"])
         until = f" for {options['duration']:g} s" if options["duration"] else " until resumed"
         self.stdout.write(f"Workers suspended{until}")
 
     def do_resume(self, options: dict[str, Any]) -> None:
         for name in self._connections(options):
-            suspension.resume(clients.get_connection(name))
+            suspension.resume(get_client(name))
         self.stdout.write("Workers resumed")
 
     def do_enqueue(self, options: dict[str, Any]) -> None:
@@ -122,13 +125,16 @@ class Command(BaseCommand):
         self.stdout.write(job.id)
 
 
-def queue_stats(name: str) -> dict[str, int]:
-    queue = get_queue(name)
-    counts = {"queued": queue.count}
-    for kind in REGISTRIES:
-        counts[kind] = getattr(queue, f"{kind}_job_registry").count
-    counts["workers"] = Worker.count(connection=queue.connection, queue=queue)
-    return counts
+def queue_stats() -> dict[str, dict[str, int]]:
+    """Each configured queue's counts and live workers: one round trip per Redis server."""
+    found = read_overview()
+    if found.errors:  # it answered PING a moment ago
+        raise CommandError("; ".join(f"Cannot read connection {name!r}: {error}"
+                                     for name, error in sorted(found.errors.items())))
+    return {counts.name: {"queued": counts.queued,
+                          **{kind: getattr(counts, kind) for kind in REGISTRY_KINDS},
+                          "workers": len(counts.workers)}
+            for counts in found.counts}
 
 
 def parse_argument(text: str) -> Any:

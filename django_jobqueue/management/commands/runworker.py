@@ -10,8 +10,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...queues import get_worker
-from .. import queue_connection, unreachable
+from ...integration import settings
+from ...integration.queues import get_worker
+from .. import SETTINGS_ERRORS, unreachable
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO}  # 2 and more: DEBUG
 LOGGER = "django_jobqueue.worker"
@@ -35,12 +36,12 @@ class Command(BaseCommand):
         names: list[str] = options["queues"] or ["default"]
         configure_logging(options["verbosity"])
         try:
-            connection_name = queue_connection(names[0])
+            connection_name = settings.load().queue(names[0]).connection
             extra = {k: options[k] for k in ("name", "serializer", "worker_ttl")
                      if options[k] is not None}
             worker = get_worker(*names, **extra)
-        except (KeyError, ValueError) as exc:
-            raise CommandError(exc.args[0] if exc.args else str(exc)) from None
+        except (*SETTINGS_ERRORS, ValueError) as exc:  # ValueError: e.g. a bad --serializer
+            raise CommandError(str(exc)) from None
         problem = unreachable(connection_name)
         if problem:
             self.stderr.write(problem)

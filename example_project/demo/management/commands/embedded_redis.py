@@ -14,8 +14,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from django_jobqueue import conf
-from django_jobqueue.clients import get_connection
+from django_jobqueue.integration import settings
+from django_jobqueue.integration.clients import get_client
 
 
 class Command(BaseCommand):
@@ -26,13 +26,14 @@ class Command(BaseCommand):
         parser.add_argument("--ready-file", help="create this file once the server answers")
 
     def handle(self, *args, connection: str, ready_file: str | None, **options) -> None:
-        path = conf.connections().get(connection, {}).get("EMBEDDED")
-        if not path:
+        found = settings.load().connections.get(connection)
+        if found is None or found.kind != "embedded":
             raise CommandError(f"JOBQUEUE connection {connection!r} is not EMBEDDED")
+        path = found.embedded_path
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        client = get_connection(connection)
+        client = get_client(connection)
         client.ping()
         self.stdout.write(f"Embedded Redis running, data in {path}", ending="\n")
         self.stdout.flush()

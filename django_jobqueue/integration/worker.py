@@ -10,10 +10,10 @@ from typing import Any
 
 from django.db import close_old_connections, reset_queries
 
-from . import signals
-from .engine.execution import Outcome
-from .engine.job import Job
-from .engine.worker import Worker
+from .. import signals
+from ..engine.execution import Outcome
+from ..engine.job import Job
+from ..engine.worker import Worker
 
 logger = logging.getLogger("django_jobqueue.worker")
 

@@ -1,6 +1,7 @@
-"""More connection settings against real, private servers: rediss:// (TLS) and unix:// URLs,
-USERNAME/PASSWORD/SSL/OPTIONS for HOST/PORT, clients rebuilt when JOBQUEUE changes, and
-decode_responses refused (job payloads are binary)."""
+"""What a connection's settings give its Redis client, against real, private servers:
+rediss:// (TLS) and unix:// URLs, USERNAME/PASSWORD/SSL/OPTIONS for HOST/PORT, clients
+rebuilt when JOBQUEUE changes, and decode_responses refused (job payloads are binary).
+The kinds of connection (URL, HOST/PORT, a cache's client, EMBEDDED): test_connections.py."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from redis.backoff import NoBackoff
 from redis.connection import SSLConnection, UnixDomainSocketConnection
 from redis.retry import Retry
 
-from django_jobqueue import clients, get_connection, get_queue, get_worker
+from django_jobqueue import get_connection, get_queue, get_worker
+from django_jobqueue.integration import clients
 from tests.harness import LOOPBACK, RedisServer, RedisServerError, find_redis_server, free_port
 
 PASSWORD = "secret"
