@@ -5,7 +5,7 @@
 --       pairs of the job's hash).
 -- An inline worker name (is_async=False queues) records each job as started by that caller,
 -- which runs it at once.
--- A dependency must exist (saved or enqueued, in Redis or earlier in this batch): when one
+-- A dependency must exist (saved or enqueued, in Redis or in this batch): when one
 -- does not, nothing of the batch is written.
 -- Returns {now, outcome per job: queued | started | scheduled | deferred | duplicate}, or
 -- {'missing-dependency', job id, dependency id}.
@@ -14,14 +14,15 @@ local inline, inline_lease = ARGV[4], tonumber(ARGV[5])
 
 local items, batch_ids = {}, {}
 for j = 1, count do
-  local item = unpack_fields(ARGV[5 + j])
-  for dep in string.gmatch(item[5], '[^,]+') do
+  items[j] = unpack_fields(ARGV[5 + j])
+  batch_ids[items[j][1]] = true
+end
+for j = 1, count do
+  for dep in string.gmatch(items[j][5], '[^,]+') do
     if not batch_ids[dep] and redis.call('EXISTS', k_job(dep)) == 0 then
-      return {'missing-dependency', item[1], dep}
+      return {'missing-dependency', items[j][1], dep}
     end
   end
-  items[j] = item
-  batch_ids[item[1]] = true
 end
 
 local now = server_time()
