@@ -160,7 +160,7 @@ def test_redis_key_strings_appear_only_in_keys_py(path):
 
 @pytest.mark.parametrize("path", sorted(SCRIPTS.glob("*.lua")), ids=lambda p: p.name)
 def test_lua_scripts_hard_code_no_key_prefix(path):
-    # keys come from the k_<kind>() builders that keys.lua_prelude() generates
+    # keys come from the k_<kind>() builders that keys.lua_definitions() generates
     assert not re.search(r"['\"]jq:", path.read_text())
     assert not re.search(r"['\"](queue|job|results|started|finished|failed):['\"]",
                          path.read_text())
