@@ -10,17 +10,23 @@ from .connections import (
 )
 from .exceptions import (
     DeserializationError,
+    EnqueueError,
+    EnqueueInterrupted,
+    EnqueueRefused,
     InvalidJobId,
     InvalidJobOperation,
+    InvalidQueueName,
     InvalidSignature,
+    JobQueueError,
     JobTimeoutException,
+    MissingDependency,
     NoRedisConnectionException,
     NoSuchJobError,
     SerializationError,
 )
 from .execution import get_current_job
 from .failed_queue import FailedQueue, get_failed_queue
-from .job import Job, JobStatus
+from .job import Job
 from .queue import Queue
 from .registry import (
     CanceledJobRegistry,
@@ -32,15 +38,18 @@ from .registry import (
 )
 from .results import Result
 from .serializers import JSONSerializer, PickleSerializer, set_signing_key
-from .worker import SimpleWorker, Worker, WorkerInfo
+from .states import JobStatus
+from .worker import SimpleWorker, Worker, WorkerInfo, WorkerState
 
 __all__ = [
     "Callback", "CanceledJobRegistry", "Connection", "DeferredJobRegistry",
-    "DeserializationError", "FailedJobRegistry", "FailedQueue", "FinishedJobRegistry",
-    "InvalidJobId", "InvalidJobOperation", "InvalidSignature", "JSONSerializer", "Job",
-    "JobStatus", "JobTimeoutException", "NoRedisConnectionException", "NoSuchJobError",
-    "PickleSerializer", "Queue", "Result", "Retry", "ScheduledJobRegistry",
-    "SerializationError", "SimpleWorker", "StartedJobRegistry", "Worker", "WorkerInfo",
-    "get_current_connection", "get_current_job", "get_failed_queue", "pop_connection",
-    "push_connection", "set_signing_key", "use_connection",
+    "DeserializationError", "EnqueueError", "EnqueueInterrupted", "EnqueueRefused",
+    "FailedJobRegistry", "FailedQueue", "FinishedJobRegistry", "InvalidJobId",
+    "InvalidJobOperation", "InvalidQueueName", "InvalidSignature", "JSONSerializer", "Job",
+    "JobQueueError", "JobStatus", "JobTimeoutException", "MissingDependency",
+    "NoRedisConnectionException", "NoSuchJobError", "PickleSerializer", "Queue", "Result",
+    "Retry", "ScheduledJobRegistry", "SerializationError", "SimpleWorker",
+    "StartedJobRegistry", "Worker", "WorkerInfo", "WorkerState", "get_current_connection",
+    "get_current_job", "get_failed_queue", "pop_connection", "push_connection",
+    "set_signing_key", "use_connection",
 ]

@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     work.add_argument("--serializer")
     work.add_argument("--max-lost-attempts", type=int, default=3,
                       help="a job whose worker died this many times goes to failed")
+    work.add_argument("--signing-key-file", metavar="FILE",
+                      help="read the payload signing key from FILE (the same key as the "
+                           "processes that enqueue; default: JOBQUEUE_SIGNING_KEY)")
     work.add_argument("--path", action="append", default=[], help="prepend to sys.path")
     work.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -33,7 +36,17 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(asctime)s %(levelname)s %(message)s")
     sys.path[:0] = args.path
     from .queue import Queue
+    from .serializers import set_signing_key
     from .worker import DEFAULT_WORKER_TTL, Worker
+
+    if args.signing_key_file:
+        try:
+            with open(args.signing_key_file, "rb") as fh:
+                set_signing_key(fh.read().strip())
+        except (OSError, ValueError) as exc:
+            print(f"Cannot use the signing key file {args.signing_key_file}: {exc}",
+                  file=sys.stderr)
+            return 2
 
     connection = Redis.from_url(args.url)
     try:

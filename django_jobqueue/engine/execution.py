@@ -1,5 +1,5 @@
 """Running one job: the current-job context, timeouts, outcome capture, callbacks, and the
-script call that records the outcome (which the worker batches with its next dequeue)."""
+recording of the outcome (which the worker sends with its request for the next job)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,8 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import scripts
 from .exceptions import (
     DeserializationError,
     JobStopRequested,
@@ -23,13 +22,12 @@ from .exceptions import (
     SerializationError,
     StopRequested,
 )
-from .job import DEFAULT_RESULT_TTL, DEFAULT_TIMEOUT, Job
-from .results import RESULTS_KEPT, Result
+from .job import Job
+from .results import Result
 from .serializers import PickleSerializer
+from .states import DEFAULT_RESULT_TTL, DEFAULT_TIMEOUT, JobStatus
+from .steps import Recording
 from .timeouts import death_penalty, running_job
-
-if TYPE_CHECKING:
-    from .scripts import Call
 
 logger = logging.getLogger("django_jobqueue.worker")
 
@@ -163,18 +161,12 @@ def run_callbacks(job: Job, outcome: Outcome) -> Outcome:
     return outcome
 
 
-def record_call(
-    job: Job,
-    outcome: Outcome,
-    worker_name: str,
-    default_result_ttl: int = DEFAULT_RESULT_TTL,
-    stopped: bool = False,
-) -> tuple[Call, Outcome]:
-    """The script call that records this outcome (finish or fail) for the job's worker, and
-    the outcome it records (a success whose return value cannot be stored becomes a
-    failure)."""
-    working_time = f"{outcome.duration:.6f}"
-    stopped = stopped or outcome.stopped
+def recording(job: Job, outcome: Outcome, worker_name: str,
+              default_result_ttl: int = DEFAULT_RESULT_TTL) -> tuple[Recording, Outcome]:
+    """What records this outcome (finish or fail) for the job's worker, and the outcome it
+    records (a success whose return value cannot be stored becomes a failure)."""
+    common = {"job_id": job.id, "queue": job.origin, "worker": worker_name,
+              "attempt": job.attempts}
     if outcome.ok:
         try:
             entry = Result.payload(
@@ -188,8 +180,8 @@ def record_call(
             )
         else:
             ttl = job.result_ttl if job.result_ttl is not None else default_result_ttl
-            args = [job.id, job.origin, worker_name, entry, ttl, RESULTS_KEPT, working_time]
-            return (scripts.get("finish"), args), outcome
+            return Recording(**common, entry=entry, succeeded=True, result_ttl=ttl), outcome
+    stopped = outcome.stopped
     result_type = Result.Type.STOPPED if stopped else Result.Type.FAILED
     try:
         entry = Result.payload(job.serializer, result_type, None, outcome.exc_info,
@@ -197,9 +189,8 @@ def record_call(
     except SerializationError:  # an unknown serializer: keep the outcome with the default
         entry = Result.payload(PickleSerializer, result_type, None, outcome.exc_info,
                                worker_name, outcome.started, outcome.ended)
-    args = [
-        job.id, job.origin, worker_name, outcome.exc_info or "", entry, RESULTS_KEPT,
-        "1" if outcome.retryable and not stopped else "", "stopped" if stopped else "failed",
-        working_time,
-    ]
-    return (scripts.get("fail"), args), outcome
+    return Recording(
+        **common, entry=entry, succeeded=False, exc_info=outcome.exc_info or "",
+        retry=outcome.retryable and not stopped,
+        final=JobStatus.STOPPED if stopped else JobStatus.FAILED,
+    ), outcome

@@ -6,12 +6,13 @@ import time
 import traceback
 from typing import TYPE_CHECKING, Any
 
-from . import keys, scripts
+from . import keys, steps
 from .connections import resolve_connection
 from .exceptions import InvalidJobOperation, NoSuchJobError
-from .job import Job, requeue_jobs
+from .job import Job
+from .moves import requeue_jobs
 from .registry import FailedJobRegistry
-from .results import RESULTS_KEPT, Result
+from .results import Result
 from .utils import decode
 
 if TYPE_CHECKING:
@@ -64,10 +65,7 @@ class FailedQueue:
         exc_text = str(exc_info)
         entry = Result.payload(job.serializer, Result.Type.FAILED, None, exc_text, "", None,
                                time.time())
-        reply = decode(scripts.get("fail")(
-            self.connection, job.id, job.origin, "", exc_text, entry, RESULTS_KEPT, "",
-            "failed", 0,
-        )[0])
+        reply = steps.quarantine(self.connection, job.id, job.origin, exc_text, entry)
         if reply == "missing":
             raise NoSuchJobError(f"No such job: {job.id} (save() it before quarantine)")
         if reply == "status:started":
@@ -89,14 +87,14 @@ class FailedQueue:
     def remove(self, job: Job | str) -> None:
         """Delete a failed job for good."""
         job_id = job.id if isinstance(job, Job) else job
-        scripts.get("delete")(self.connection, job_id)
+        steps.delete(self.connection, [job_id])
 
     def empty(self) -> int:
         """Delete every failed job; returns how many."""
         removed = 0
         for registry in self._registries():
             while ids := registry.get_job_ids(0, 1000):
-                removed += scripts.get("delete")(self.connection, *ids)
+                removed += steps.delete(self.connection, ids)
                 self.connection.zrem(registry.key, *ids)
         return removed
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from . import steps
 from .exceptions import NoSuchJobError
-from .execution import perform, record_call, run_callbacks
+from .execution import perform, recording, run_callbacks
 from .job import Job, JobStatus
 
 
@@ -12,11 +13,12 @@ def run_inline(job: Job, worker_name: str) -> Job:
 
     Status, result, meta and ``get_current_job()`` behave exactly as under a worker.
     """
+    job.attempts = 1  # what the enqueue script recorded
     outcome = run_callbacks(job, perform(job))
-    (script, args), outcome = record_call(job, outcome, worker_name)
-    outcome_reply = script(job.connection, *args)[0]
+    rec, outcome = recording(job, outcome, worker_name)
+    verdict, _ = steps.record(job.connection, rec)
     try:
         job.refresh()
     except NoSuchJobError:  # result_ttl=0: a finished job is deleted at once
-        job.set_status(JobStatus.FINISHED if outcome_reply == 1 else JobStatus.FAILED)
+        job.set_status(JobStatus.FINISHED if verdict == JobStatus.FINISHED else JobStatus.FAILED)
     return job

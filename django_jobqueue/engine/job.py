@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from enum import Enum
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from . import keys, scripts
+from . import keys, steps
 from .calls import (
     Retry,
     callback_name,
@@ -21,11 +20,8 @@ from .calls import (
     validate_priority,
 )
 from .connections import resolve_connection
-from .exceptions import (
-    DeserializationError,
-    NoSuchJobError,
-    SerializationError,
-)
+from .exceptions import DeserializationError, NoSuchJobError, SerializationError
+from .fields import JOB_FIELDS, decode_job, job_attributes
 from .moves import cancel_job, requeue_jobs
 from .results import RESULTS_KEPT, Result
 from .serializers import (
@@ -35,29 +31,24 @@ from .serializers import (
     serializer_for,
     serializer_path,
 )
-from .utils import decode, from_timestamp, import_attribute, parse_duration
+from .states import (
+    DEFAULT_FAILURE_TTL,
+    DEFAULT_RESULT_TTL,
+    DEFAULT_TIMEOUT,
+    MOVES,
+    JobStatus,
+)
+from .utils import decode, import_attribute, parse_duration, utcnow
 
 if TYPE_CHECKING:
     from redis import Redis
 
-DEFAULT_TIMEOUT = 180
-DEFAULT_RESULT_TTL = 500
-DEFAULT_FAILURE_TTL = 365 * 24 * 3600
+__all__ = ["DEFAULT_FAILURE_TTL", "DEFAULT_RESULT_TTL", "DEFAULT_TIMEOUT", "Job", "JobStatus",
+           "Retry"]
 
-
-class JobStatus(str, Enum):
-    QUEUED = "queued"
-    STARTED = "started"
-    FINISHED = "finished"
-    FAILED = "failed"
-    DEFERRED = "deferred"
-    SCHEDULED = "scheduled"
-    CANCELED = "canceled"
-    STOPPED = "stopped"
-
-    def __str__(self) -> str:
-        return self.value
-
+#: every attribute the stored hash fills (reset before a refresh, so absent fields read as
+#: the class defaults)
+_STORED = tuple(attr for attr, _ in JOB_FIELDS.values())
 
 class Job:
     """A job stored in Redis as one hash. Create with :meth:`create`, read with :meth:`fetch`."""
@@ -95,6 +86,12 @@ class Job:
     lost_count: int = 0
     last_lost_at: datetime | None = None
     last_lost_worker: str | None = None
+    #: dependencies not finished yet (a deferred job waits for these)
+    dependencies_pending: Sequence[str] = ()
+    has_dependents: bool = False
+    #: the attempt whose outcome is recorded (an outcome is recorded once per attempt)
+    recorded_attempt: int | None = None
+    serializer_name: str | None = None
 
     def __init__(self, id: str | None = None, connection: Redis | None = None, serializer=None):
         self._id = id
@@ -265,7 +262,7 @@ class Job:
     def save_meta(self) -> None:
         """Write meta alone, visible to other processes at once; never touches status."""
         blob = self._dump("meta", self.meta)
-        scripts.get("save_meta")(self.connection, self.id, blob)
+        steps.save_meta(self.connection, self.id, blob)
 
     def get_meta(self, refresh: bool = True) -> dict:
         if refresh:
@@ -361,8 +358,6 @@ class Job:
 
     def save(self, pipeline: Any = None) -> None:
         """Write every field of the job (it joins no queue: enqueue does that)."""
-        from .utils import utcnow
-
         if self.created_at is None:
             self.created_at = utcnow()
         pairs = self.stored_fields()
@@ -392,41 +387,19 @@ class Job:
         self._restore(fields)
 
     def _restore(self, fields: dict[bytes, bytes]) -> None:
-        """Fill the job from its stored hash; the call and meta are read lazily."""
-        get = fields.get
-        stored_serializer_name = decode(get(b"serializer"))
-        if stored_serializer_name:
-            self.serializer = serializer_for(stored_serializer_name)
-        self._data_blob = get(b"data")
+        """Fill the job from its stored hash (strictly: a corrupt value raises
+        DeserializationError); the call and meta are read lazily."""
+        values = decode_job(fields)
+        state = self.__dict__
+        for attr in _STORED:
+            state.pop(attr, None)
+        for attr, value in job_attributes(values).items():
+            if value is not None:  # an empty field reads as the default
+                state[attr] = value
+        if self.serializer_name:
+            self.serializer = serializer_for(self.serializer_name)
         self._data_loaded = False
-        self._func_name = decode(get(b"func_name"))
-        self._meta, self._meta_blob = None, get(b"meta")
-        self.description = decode(get(b"description"))
-        self.origin = decode(get(b"origin")) or ""
-        status = get(b"status")
-        self._status = JobStatus(status.decode()) if status else None
-        self.timeout = _int(fields, b"timeout")
-        self.result_ttl = _int(fields, b"result_ttl")
-        self.failure_ttl = _int(fields, b"failure_ttl")
-        self.ttl = _int(fields, b"ttl")
-        self.priority = _int(fields, b"priority") or 0
-        self.created_at = from_timestamp(get(b"created_at"))
-        self.enqueued_at = from_timestamp(get(b"enqueued_at"))
-        self.started_at = from_timestamp(get(b"started_at"))
-        self.ended_at = from_timestamp(get(b"ended_at"))
-        self.exc_info = decode(get(b"exc_info"))
-        self.worker_name = decode(get(b"worker_name"))
-        self.attempts = _int(fields, b"attempts") or 0
-        self.retries_left = _int(fields, b"retries_left")
-        self.retry_max = _int(fields, b"retry_max") or 0
-        intervals = decode(get(b"retry_intervals"))
-        self.retry_intervals = [int(i) for i in intervals.split(",")] if intervals else []
-        deps = decode(get(b"dependency_ids"))
-        self.dependency_ids = deps.split(",") if deps else []
-        self.on_worker_lost = decode(get(b"on_worker_lost")) or "requeue"
-        self.lost_count = _int(fields, b"lost_count") or 0
-        self.last_lost_at = from_timestamp(get(b"last_lost_at"))
-        self.last_lost_worker = decode(get(b"last_lost_worker"))
+        self._meta = None
 
     @classmethod
     def from_fields(cls, job_id: str, fields: dict[bytes, bytes], connection: Redis,
@@ -459,9 +432,11 @@ class Job:
     def exists(cls, job_id: str, connection: Redis | None = None) -> bool:
         return bool(resolve_connection(connection).exists(keys.job(job_id)))
 
-    def delete(self, pipeline: Any = None, remove_from_queue: bool = True, **_: Any) -> None:
-        """Delete the job and every trace of it: queue or registry entry, results."""
-        scripts.get("delete")(self.connection, self.id)
+    def delete(self, pipeline: Any = None, remove_from_queue: bool = True,
+               delete_dependents: bool = False) -> None:
+        """Delete the job and every trace of it: queue or registry entry, results. (RQ's
+        ``pipeline`` is not used: the delete is one atomic step of its own.)"""
+        steps.delete(self.connection, [self.id])
 
     def cancel(self) -> None:
         """Queued, scheduled or deferred -> canceled registry."""
@@ -469,23 +444,9 @@ class Job:
         self._status = JobStatus.CANCELED
 
     def requeue(self, at_front: bool = False,
-                allowed: Sequence[str] = ("failed", "stopped")) -> Job:
+                allowed: Iterable[str] = MOVES["requeue"].sources) -> Job:
         """Put a failed job back on its origin queue (exc_info cleared, meta kept)."""
         requeue_jobs(self.connection, [self.id], at_front=at_front, allowed=allowed)
         self._status = JobStatus.QUEUED
         self.exc_info = None
         return self
-
-
-def _int(fields: dict[bytes, bytes], name: bytes) -> int | None:
-    value = fields.get(name)
-    if value in (None, b""):
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise DeserializationError(
-            f"Corrupt job field {name.decode()!r}: {value[:40]!r} is not an integer"
-        ) from None
-
-

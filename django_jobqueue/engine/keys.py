@@ -2,13 +2,15 @@
 
 All keys share one namespace prefix (``JOBQUEUE_KEY_PREFIX`` in the environment, or
 :func:`set_prefix`), so that two applications can share one Redis. The Lua scripts get
-their key builders from :func:`lua_prelude`, generated from the same table, so a change
+their key builders from :func:`lua_definitions`, generated from the same table, so a change
 of layout (for example Redis Cluster hash tags) is a change to this module alone.
 """
 
 from __future__ import annotations
 
 import os
+
+from .states import REGISTRY_KINDS
 
 #: kind -> key template; ``{}`` is the queue name, job id or worker name.
 LAYOUT: dict[str, str] = {
@@ -30,8 +32,6 @@ LAYOUT: dict[str, str] = {
     "scheduled": "scheduled:{}",  # zset: job id -> due time
     "canceled": "canceled:{}",  # zset: job id -> expiry
 }
-
-REGISTRY_KINDS = ("started", "finished", "failed", "deferred", "scheduled", "canceled")
 
 DEFAULT_PREFIX = "jq:"
 _prefix = os.environ.get("JOBQUEUE_KEY_PREFIX", DEFAULT_PREFIX)

@@ -1,26 +1,30 @@
-"""Moves of jobs by id, shared by Job, the registries and the failed queue."""
+"""Moves of jobs by id, shared by Job, the registries, the failed queue and the admin: each
+turns a step's per-id verdicts into return values and errors."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from . import scripts
+from . import steps
 from .exceptions import InvalidJobOperation, NoSuchJobError
-from .utils import decode
+from .states import MOVES
 
 if TYPE_CHECKING:
     from redis import Redis
 
+#: statuses an operator may requeue (a queued, scheduled, deferred or running job may not)
+REQUEUE_ALLOWED = tuple(sorted(MOVES["operator_requeue"].sources))
+#: how long an operator's stop request waits for the worker to notice it
+STOP_REQUEST_TTL = 600
+
 
 def requeue_jobs(connection: Redis, job_ids: Sequence[str], at_front: bool = False,
-                 allowed: Sequence[str] = ("failed", "stopped")) -> int:
+                 allowed: Iterable[str] = MOVES["requeue"].sources) -> int:
     """Requeue jobs by id in one round trip; raises on the first that cannot be requeued."""
-    reply = scripts.get("requeue")(
-        connection, ",".join(allowed), "1" if at_front else "", "ids", *job_ids
-    )
-    for job_id, outcome in zip(job_ids, reply[1:], strict=True):
-        outcome = decode(outcome)
+    allowed = sorted(str(s) for s in allowed)
+    count, outcomes = steps.requeue(connection, job_ids, allowed, at_front)
+    for job_id, outcome in zip(job_ids, outcomes, strict=True):
         if outcome == "missing":
             raise NoSuchJobError(f"No such job: {job_id}")
         if outcome != "ok":
@@ -28,12 +32,12 @@ def requeue_jobs(connection: Redis, job_ids: Sequence[str], at_front: bool = Fal
                 f"Job {job_id} cannot be requeued: it is {outcome.split(':', 1)[1]}, "
                 f"not {' or '.join(allowed)}"
             )
-    return int(reply[0])
+    return count
 
 
 def cancel_job(connection: Redis, job_id: str) -> None:
     """Queued, scheduled or deferred -> canceled registry, in one step."""
-    reply = decode(scripts.get("cancel")(connection, job_id))
+    (reply,) = steps.cancel(connection, [job_id])
     if reply == "missing":
         raise NoSuchJobError(f"No such job: {job_id}")
     if reply != "ok":
@@ -42,16 +46,10 @@ def cancel_job(connection: Redis, job_id: str) -> None:
         )
 
 
-#: statuses an operator may requeue (a queued, scheduled, deferred or running job may not)
-REQUEUE_ALLOWED = ("failed", "stopped", "canceled", "finished")
-#: how long an operator's stop request waits for the worker to notice it
-STOP_REQUEST_TTL = 600
-
-
 def stop_job(connection: Redis, job_id: str) -> None:
     """Ask the worker running this job to stop it now; the worker records it as stopped
     (its maintenance thread notices within a second). Raises unless the job is started."""
-    reply = decode(scripts.get("stop")(connection, job_id, STOP_REQUEST_TTL))
+    (reply,) = steps.stop(connection, [job_id], STOP_REQUEST_TTL)
     if reply == "missing":
         raise NoSuchJobError(f"No such job: {job_id}")
     if reply != "ok":
@@ -68,17 +66,14 @@ def apply_to_many(connection: Redis, action: str, job_ids: Sequence[str]) -> dic
     if not job_ids:
         return {}
     if action == "requeue":
-        reply = scripts.get("requeue")(connection, ",".join(REQUEUE_ALLOWED), "", "ids",
-                                       *job_ids)
-        return {i: decode(r) for i, r in zip(job_ids, reply[1:], strict=True)}
-    if action == "delete":
-        replies = scripts.stream(connection, scripts.get("delete"), [[i] for i in job_ids])
-        return {i: "ok" if int(r) else "missing" for i, r in zip(job_ids, replies, strict=True)}
-    if action == "cancel":
-        batches = [[i] for i in job_ids]
+        outcomes = steps.requeue(connection, job_ids, REQUEUE_ALLOWED)[1]
+    elif action == "delete":
+        outcomes = ["ok" if found else "missing"
+                    for found in steps.delete_each(connection, job_ids)]
+    elif action == "cancel":
+        outcomes = steps.cancel(connection, job_ids)
     elif action == "stop":
-        batches = [[i, STOP_REQUEST_TTL] for i in job_ids]
+        outcomes = steps.stop(connection, job_ids, STOP_REQUEST_TTL)
     else:
         raise ValueError(f"unknown action {action!r}")
-    replies = scripts.stream(connection, scripts.get(action), batches)
-    return {i: decode(r) for i, r in zip(job_ids, replies, strict=True)}
+    return dict(zip(job_ids, outcomes, strict=True))

@@ -12,21 +12,19 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import keys, scripts
-from .job import JobStatus
+from .fields import SUMMARY_FIELDS, decode_values, lenient_time
 from .serializers import loads_signed, serializer_for
-from .utils import decode_text, from_timestamp
-from .worker import WorkerInfo
+from .states import EXPIRING, TABS
+from .utils import decode_text
+from .worker.info import WorkerInfo
 
 if TYPE_CHECKING:
     from redis import Redis
 
-#: the tabs of a queue: where a job of it can be, in the order operators read them
-STATES = ("queued", "started", "scheduled", "deferred", "finished", "failed", "canceled")
-#: registries whose scores are expiry times: their entries past it are not shown or counted
-EXPIRING = ("finished", "failed", "canceled")
-#: the hash fields a listing needs (never the call data, which can be large)
-SUMMARY_FIELDS = ("status", "func_name", "description", "created_at", "enqueued_at",
-                  "started_at", "ended_at", "worker_name", "origin", "meta", "serializer")
+#: the tabs of a queue (where a job of it can be), in the order operators read them
+STATES = TABS
+__all__ = ["EXPIRING", "STATES", "SUMMARY_FIELDS", "JobSummary", "QueueCounts", "holds",
+           "overview", "page_of_ids", "search", "state_key", "summaries"]
 
 
 @dataclass
@@ -56,11 +54,10 @@ def overview(connection: Redis, queue_names: Sequence[str]) -> tuple[list[QueueC
     now = float(reply[0])
     counts = []
     for name, row in zip(queue_names, reply[1:1 + len(queue_names)], strict=True):
-        oldest = decode_text(row[7])
+        oldest = lenient_time(row[7])  # a corrupt time must not blind every count
         counts.append(QueueCounts(
-            name, *(int(n) for n in row[:7]),
-            oldest_enqueued_at=from_timestamp(oldest) if oldest else None,
-            oldest_age=max(0.0, now - float(oldest)) if oldest else None,
+            name, *(int(n) for n in row[:7]), oldest_enqueued_at=oldest,
+            oldest_age=max(0.0, now - oldest.timestamp()) if oldest else None,
         ))
     workers = []
     for flat in reply[1 + len(queue_names):]:
@@ -164,35 +161,29 @@ def _last_line(text: str | None) -> str | None:
 
 
 def _summary(job_id: str, values: list[bytes | None], serializer: Any) -> JobSummary | None:
-    fields = dict(zip(SUMMARY_FIELDS, values, strict=True))
     if all(v is None for v in values):
         return None
-    problems = []
-
-    def stamp(name: str) -> datetime | None:
-        try:
-            return from_timestamp(fields[name])
-        except (TypeError, ValueError, OverflowError, OSError):
-            problems.append(f"{name} is not a timestamp")
-            return None
-
-    status = decode_text(fields["status"])
-    if status is not None and status not in JobStatus._value2member_map_:
-        problems.append(f"unknown status {status!r}")
+    problems: list[str] = []
+    found = decode_values(SUMMARY_FIELDS, values, lenient=True, problems=problems)
+    raw = dict(zip(SUMMARY_FIELDS, values, strict=True))
+    status = found.get("status")
+    if status is None and raw["status"]:  # unknown: shown as stored
+        status = decode_text(raw["status"])
     meta: dict[str, Any] = {}
-    if fields["meta"]:
+    if found.get("meta"):
         try:
-            meta = loads_signed(serializer_for(decode_text(fields["serializer"]), serializer),
-                                fields["meta"])
+            meta = loads_signed(serializer_for(found.get("serializer"), serializer),
+                                found["meta"])
         except Exception as exc:  # a listing shows what it can and says what is wrong
             problems.append(f"meta unreadable: {type(exc).__name__}: {exc}")
+    text = lambda name: found.get(name) or decode_text(raw[name])  # noqa: E731
     return JobSummary(
-        id=job_id, status=status, func_name=decode_text(fields["func_name"]),
-        description=decode_text(fields["description"]), created_at=stamp("created_at"),
-        enqueued_at=stamp("enqueued_at"), started_at=stamp("started_at"),
-        ended_at=stamp("ended_at"), worker_name=decode_text(fields["worker_name"]),
-        origin=decode_text(fields["origin"]), meta=meta if isinstance(meta, dict) else {},
-        problem="; ".join(problems) or None,
+        id=job_id, status=str(status) if status is not None else None,
+        func_name=text("func_name"), description=text("description"),
+        created_at=found.get("created_at"), enqueued_at=found.get("enqueued_at"),
+        started_at=found.get("started_at"), ended_at=found.get("ended_at"),
+        worker_name=text("worker_name"), origin=text("origin"),
+        meta=meta if isinstance(meta, dict) else {}, problem="; ".join(problems) or None,
     )
 
 

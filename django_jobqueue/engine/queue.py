@@ -8,24 +8,35 @@ import socket
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import keys, scripts
+from redis.exceptions import ResponseError
+
+from . import keys, registry, scripts, steps
 from .connections import check_client, resolve_connection
-from .exceptions import InvalidQueueName, NoSuchJobError
-from .job import DEFAULT_TIMEOUT, Job, JobStatus, Retry
+from .exceptions import (
+    EnqueueInterrupted,
+    EnqueueRefused,
+    InvalidQueueName,
+    MissingDependency,
+    NoSuchJobError,
+)
+from .inline import run_inline
+from .job import Job, Retry
+from .registry import (
+    CanceledJobRegistry,
+    DeferredJobRegistry,
+    FailedJobRegistry,
+    FinishedJobRegistry,
+    ScheduledJobRegistry,
+    StartedJobRegistry,
+)
 from .serializers import resolve_serializer
-from .utils import decode, from_timestamp, parse_duration, to_timestamp, utcnow
+from .states import DEFAULT_TIMEOUT, JobStatus
+from .utils import decode, from_timestamp, parse_duration, refuse_unknown, to_timestamp, utcnow
 
 if TYPE_CHECKING:
     from redis import Redis
 
-    from .registry import (
-        CanceledJobRegistry,
-        DeferredJobRegistry,
-        FailedJobRegistry,
-        FinishedJobRegistry,
-        ScheduledJobRegistry,
-        StartedJobRegistry,
-    )
+__all__ = ["EnqueueData", "Queue"]
 
 QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 #: keyword arguments of enqueue() that configure the job instead of reaching the function
@@ -35,6 +46,8 @@ RESERVED_KWARGS = (
     "on_worker_lost", "pipeline",
 )
 _BATCH = 500  # jobs per script call inside one enqueue_many round trip
+#: RQ's keyword arguments that have no meaning here (accepted, ignored)
+RQ_IGNORED = frozenset({"death_penalty_class"})
 
 
 class EnqueueData(NamedTuple):
@@ -72,8 +85,9 @@ class Queue:
         is_async: bool = True,
         serializer: Any = None,
         job_class: type[Job] | None = None,
-        **_: Any,
+        **rq_options: Any,
     ) -> None:
+        refuse_unknown("Queue", rq_options, RQ_IGNORED)
         if not isinstance(name, str) or not QUEUE_NAME_PATTERN.fullmatch(name):
             raise InvalidQueueName(f"Invalid queue name {name!r}: use 1 to 128 of [A-Za-z0-9_.:-]")
         self.name = name
@@ -178,16 +192,24 @@ class Queue:
                 f"{func.__qualname__} is defined in __main__, which a worker cannot import: "
                 "move it to a module"
             )
-        if timeout is None:
-            timeout = self.default_timeout
-        return self.job_class.create(
+        job = self.job_class.create(
             func, args=args, kwargs=kwargs, connection=self.connection, timeout=timeout,
             id=job_id, origin=self.name, serializer=self.serializer, **options,
         )
+        return self.apply_defaults(job)
+
+    def apply_defaults(self, job: Job) -> Job:
+        """Give the job this queue's defaults for what it does not set (every enqueue path
+        goes through here: a job made with ``Job.create`` too)."""
+        if job.timeout is None:
+            job.timeout = self.default_timeout
+        return job
 
     def enqueue_job(self, job: Job, at_front: bool = False, pipeline: Any = None) -> Job:
-        """Enqueue a job made with ``Job.create`` onto this queue."""
+        """Enqueue a job made with ``Job.create`` onto this queue (with the queue's
+        defaults for what the job does not set)."""
         job.origin = self.name
+        self.apply_defaults(job)
         return self._enqueue_jobs([(job, at_front)], pipeline=pipeline)[0]
 
     def enqueue_at(self, scheduled_time: datetime, f: Any, *args: Any, **kwargs: Any) -> Job:
@@ -239,48 +261,46 @@ class Queue:
         if not jobs:
             return []
         inline = "" if self._is_async else _inline_worker_name()
-        script = scripts.get("enqueue")
-        starts = range(0, len(jobs), _BATCH)
+        chunks = [jobs[start:start + _BATCH] for start in range(0, len(jobs), _BATCH)]
+        # every job is serialized (and checked) before anything is sent
+        batches = [self._packed(chunk, due) for chunk in chunks]
         if pipeline is not None:
-            for start in starts:
-                script.add_to(pipeline, *self._batch_args(jobs[start:start + _BATCH], due, inline))
+            for packed in batches:
+                steps.enqueue_on(pipeline, self.name, inline, _INLINE_LEASE, packed)
             for job, _ in jobs:
                 job.origin = self.name
             return [job for job, _ in jobs]
-        if len(jobs) == 1:
-            replies = [script(self.connection, *self._batch_args(jobs, due, inline))]
-        else:
-            # every job is serialized (and checked) before the first batch is sent
-            batches = [self._batch_args(jobs[start:start + _BATCH], due, inline)
-                       for start in starts]
-            replies = scripts.stream(self.connection, script, batches)
+        try:
+            replies = steps.enqueue(self.connection, self.name, inline, _INLINE_LEASE, batches)
+        except scripts.Interrupted as exc:
+            raise _interrupted(chunks, exc) from exc
+        _raise_for_refused(chunks, replies)
         result: list[Job] = []
-        for reply, start in zip(replies, starts, strict=True):
+        for reply, chunk in zip(replies, chunks, strict=True):
             now = reply[0]
-            for (job, _), outcome in zip(jobs[start:start + _BATCH], reply[1:], strict=True):
+            for (job, _), outcome in zip(chunk, reply[1:], strict=True):
                 result.append(self._after_enqueue(job, decode(outcome), now))
         if inline:
-            from .inline import run_inline
-
             for job in result:
                 if job.status == JobStatus.STARTED:
                     run_inline(job, inline)
         return result
 
-    def _batch_args(self, chunk: list[tuple[Job, bool]], due: float | None,
-                    inline: str) -> list[Any]:
-        """The enqueue script's arguments for a batch: one packed argument per job."""
-        args: list[Any] = [self.name, len(chunk), inline, _INLINE_LEASE]
+    def _packed(self, chunk: list[tuple[Job, bool]], due: float | None) -> list[bytes]:
+        """The enqueue script's job arguments for a batch, one packed argument per job."""
+        packed = []
         due_text = "" if due is None else f"{due:.6f}"
         for job, at_front in chunk:
             job_id = job.id
+            if job.dependency_ids and job_id in job.dependency_ids:
+                raise ValueError(f"Job {job_id} cannot depend on itself")
             flags = ("f" if at_front else "") + ("n" if job.fresh_id else "")
             # serializing raises (naming the argument) before anything is written
-            args.append(scripts.pack_fields([
+            packed.append(scripts.pack_fields([
                 job_id, flags, job.ttl or 0, due_text, ",".join(job.dependency_ids),
                 job.priority, *job.stored_fields(),
             ]))
-        return args
+        return packed
 
     def _after_enqueue(self, job: Job, outcome: str, now: bytes) -> Job:
         if outcome == "duplicate":
@@ -291,7 +311,7 @@ class Queue:
         job.origin = self.name
         job.set_status(outcome)
         job.created_at = from_timestamp(now)
-        if outcome in ("queued", "started"):
+        if outcome in (JobStatus.QUEUED, JobStatus.STARTED):
             job.enqueued_at = job.created_at
         return job
 
@@ -344,13 +364,13 @@ class Queue:
         """Take a queued job off the queue and delete it (it must not be left nowhere)."""
         job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
         if self.connection.zscore(self.key, job_id) is not None:
-            scripts.get("delete")(self.connection, job_id)
+            steps.delete(self.connection, [job_id])
 
     def empty(self) -> int:
         """Delete every queued job, in batches; returns how many."""
         removed = 0
         while True:
-            batch = scripts.get("empty")(self.connection, self.name, 1000)
+            batch = steps.empty(self.connection, self.name, 1000)
             removed += batch
             if batch == 0:
                 return removed
@@ -366,8 +386,6 @@ class Queue:
     # --- registries ------------------------------------------------------------------
 
     def _registry(self, kind: str) -> Any:
-        from . import registry
-
         return registry.REGISTRY_CLASSES[kind](queue=self)
 
     started_job_registry: StartedJobRegistry = property(lambda q: q._registry("started"))
@@ -384,3 +402,55 @@ _INLINE_LEASE = 24 * 3600
 
 def _inline_worker_name() -> str:
     return f"inline:{socket.gethostname()}:{os.getpid()}"
+
+
+def _ids(chunks: list[list[tuple[Job, bool]]]) -> list[str]:
+    return [job.id for chunk in chunks for job, _ in chunk]
+
+
+def _interrupted(chunks: list[list[tuple[Job, bool]]],
+                 exc: scripts.Interrupted) -> EnqueueInterrupted:
+    """What a lost connection left: batches whose reply was read are stored; the others may
+    be, unless nothing was sent."""
+    done = len(exc.replies)
+    enqueued, rest = _ids(chunks[:done]), _ids(chunks[done:])
+    if exc.sent:
+        how = (f"{len(rest)} job(s) may or may not be stored: look each id up "
+               "(Job.exists) before enqueuing it again with the same job_id")
+        unknown, not_enqueued = rest, []
+    else:
+        how = f"none of its {len(rest)} job(s) was stored"
+        unknown, not_enqueued = [], rest
+    stored = f"{len(enqueued)} job(s) stored, " if enqueued else ""
+    return EnqueueInterrupted(
+        f"The connection to Redis was lost during the enqueue ({exc}): {stored}{how}",
+        _ids(chunks), enqueued_ids=enqueued, not_enqueued_ids=not_enqueued,
+        unknown_ids=unknown,
+    )
+
+
+def _raise_for_refused(chunks: list[list[tuple[Job, bool]]], replies: list[Any]) -> None:
+    """A batch answered with an error (it may be partly stored) or with a missing
+    dependency (it is not stored): raise, saying which jobs are stored."""
+    errors = [n for n, reply in enumerate(replies) if isinstance(reply, ResponseError)]
+    missing = [n for n, reply in enumerate(replies)
+               if n not in errors and decode(reply[0]) == "missing-dependency"]
+    if not errors and not missing:
+        return
+    breakdown = {
+        "enqueued_ids": _ids([c for n, c in enumerate(chunks) if n not in errors + missing]),
+        "not_enqueued_ids": _ids([chunks[n] for n in missing]),
+        "unknown_ids": _ids([chunks[n] for n in errors]),
+    }
+    counts = ", ".join(f"{len(ids)} job(s) {what}" for what, ids in (
+        ("stored", breakdown["enqueued_ids"]), ("not stored", breakdown["not_enqueued_ids"]),
+        ("maybe partly stored (look each id up with Job.exists)", breakdown["unknown_ids"]),
+    ) if ids)
+    first = min(errors + missing)
+    if first in errors:
+        raise EnqueueRefused(f"Redis refused the enqueue: {replies[first]}; {counts}",
+                             _ids(chunks), **breakdown) from replies[first]
+    job_id, dependency = decode(replies[first][1]), decode(replies[first][2])
+    raise MissingDependency(
+        f"Job {job_id} depends on job {dependency}, which does not exist (never saved, "
+        f"deleted, or expired after it ran); {counts}", _ids(chunks), **breakdown)

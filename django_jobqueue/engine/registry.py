@@ -4,35 +4,54 @@ scheduled, canceled. Reading a count never cleans up; ``cleanup()`` does, on pur
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
-from . import keys, scripts
+from . import keys, steps
 from .connections import resolve_connection
-from .job import Job, requeue_jobs
-from .utils import decode
+from .job import Job
+from .moves import requeue_jobs
+from .states import DEFAULT_MAX_LOST_ATTEMPTS, EXPIRING, MOVES
+from .utils import decode, refuse_unknown
 
 if TYPE_CHECKING:
     from redis import Redis
 
-    from .queue import Queue
+
+class QueueLike(Protocol):
+    """What a registry takes from its queue (a Queue; queue.py imports this module)."""
+
+    name: str
+    connection: Redis
+    serializer: Any
+    job_class: type[Job]
 
 REQUEUE_BATCH = 1000
+#: RQ's keyword arguments that have no meaning here (accepted, ignored)
+RQ_IGNORED = frozenset({"death_penalty_class"})
 
 
 class BaseRegistry:
     kind = ""
-    #: scores are expiry times: entries past them are not counted and cleanup() drops them
-    expiring = False
+    job_class: type[Job] = Job
 
     def __init__(self, name: str = "default", connection: Redis | None = None,
-                 queue: Queue | None = None, serializer: Any = None, **_: Any) -> None:
+                 queue: QueueLike | None = None, serializer: Any = None,
+                 job_class: type[Job] | None = None, **rq_options: Any) -> None:
+        refuse_unknown(type(self).__name__, rq_options, RQ_IGNORED)
         if queue is not None:
             self.name, self.connection = queue.name, queue.connection
             self.serializer = queue.serializer
+            self.job_class = job_class or queue.job_class
         else:
             self.name, self.connection = name, resolve_connection(connection)
             self.serializer = serializer
+            self.job_class = job_class or Job
         self.key = keys.registry(self.kind, self.name)
+
+    @property
+    def expiring(self) -> bool:
+        """Scores are expiry times: entries past them are not counted; cleanup() drops them."""
+        return self.kind in EXPIRING
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.name!r})"
@@ -65,8 +84,9 @@ class BaseRegistry:
         return [decode(i) for i in self.connection.zrange(self.key, offset, end, desc=desc)]
 
     def get_jobs(self, offset: int = 0, length: int = -1) -> list[Job]:
-        found = Job.fetch_many(self.get_job_ids(offset, length), connection=self.connection,
-                               serializer=self.serializer)
+        found = self.job_class.fetch_many(self.get_job_ids(offset, length),
+                                          connection=self.connection,
+                                          serializer=self.serializer)
         return [job for job in found if job is not None]
 
     def get_expiration_time(self, job: Job | str) -> float | None:
@@ -77,7 +97,7 @@ class BaseRegistry:
         """Drop the entry; with ``delete_job`` the job itself goes too (nothing left behind)."""
         job_id = job.id if isinstance(job, Job) else job
         if delete_job:
-            scripts.get("delete")(self.connection, job_id)
+            steps.delete(self.connection, [job_id])
         else:
             self.connection.zrem(self.key, job_id)
 
@@ -86,7 +106,7 @@ class BaseRegistry:
         trip (never all in memory, never Redis held for long). Returns how many."""
         deleted = 0
         while True:
-            batch = scripts.get("empty")(self.connection, self.name, batch_size, self.kind)
+            batch = steps.empty(self.connection, self.name, batch_size, self.kind)
             deleted += batch
             if batch == 0:
                 return deleted
@@ -105,31 +125,30 @@ class StartedJobRegistry(BaseRegistry):
 
     def cleanup(self, timestamp: float | None = None) -> int:
         """Take back jobs whose worker stopped heartbeating (see the worker's recovery)."""
-        reply = scripts.get("recover")(self.connection, self.name, "expired", 1000, "", "", 3)
-        return int(reply[0]) + int(reply[1])
+        found = steps.recover_expired(self.connection, self.name, steps.RECOVER_BATCH,
+                                      DEFAULT_MAX_LOST_ATTEMPTS)
+        return found.requeued + found.failed
 
 
 class FinishedJobRegistry(BaseRegistry):
     kind = "finished"
-    expiring = True
 
 
 class FailedJobRegistry(BaseRegistry):
     kind = "failed"
-    expiring = True
 
     def requeue(self, job_or_id: Job | str, at_front: bool = False) -> Job:
         job_id = job_or_id.id if isinstance(job_or_id, Job) else job_or_id
         requeue_jobs(self.connection, [job_id], at_front=at_front)
-        return Job.fetch(job_id, connection=self.connection, serializer=self.serializer)
+        return self.job_class.fetch(job_id, connection=self.connection,
+                                    serializer=self.serializer)
 
     def requeue_all(self, batch_size: int = REQUEUE_BATCH) -> int:
         """Requeue every failed job, a batch per round trip (never all in memory at once)."""
         total = skip = 0
-        script = scripts.get("requeue")
         while True:
-            requeued, dropped, refused = (int(n) for n in script(
-                self.connection, "failed,stopped", "", "failed", self.name, batch_size, skip))
+            requeued, dropped, refused = steps.requeue_batch(
+                self.connection, self.name, MOVES["requeue"].sources, batch_size, skip)
             total += requeued
             skip += refused  # an entry whose job is not failed stays; look past it
             if requeued + dropped + refused == 0:
@@ -153,7 +172,6 @@ class ScheduledJobRegistry(BaseRegistry):
 
 class CanceledJobRegistry(BaseRegistry):
     kind = "canceled"
-    expiring = True
 
 
 REGISTRY_CLASSES: dict[str, type[BaseRegistry]] = {

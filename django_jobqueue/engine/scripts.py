@@ -8,22 +8,44 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from redis.exceptions import NoScriptError
+from redis.exceptions import BusyLoadingError, NoScriptError, ResponseError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import keys
+from . import keys, states
 
 _DIR = Path(__file__).parent / "scripts"
-_DEFINES = re.compile(r"^local (?:function )?([A-Za-z_][A-Za-z0-9_]*)", re.MULTILINE)
+_DEFINES = re.compile(r"^local (?:function )?([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def library_blocks(source: str) -> list[tuple[str, str]]:
+    """(name, source) of each top-level definition of a shared ``_*.lua`` file: a block
+    starts at a ``local`` line in column 0, with the comment lines just above it (a blank
+    line inside a function body does not split it)."""
+    blocks: list[tuple[str, str]] = []
+    comments: list[str] = []
+    for line in source.splitlines():
+        match = _DEFINES.match(line)
+        if match:
+            blocks.append((match.group(1), "\n".join([*comments, line])))
+            comments = []
+        elif line.startswith("--"):
+            comments.append(line)
+        elif not line.strip():
+            comments = []  # a comment block followed by a blank line belongs to no definition
+        elif blocks:
+            name, text = blocks[-1]
+            blocks[-1] = (name, text + "\n" + "\n".join([*comments, line]))
+            comments = []
+    return [(name, text.rstrip()) for name, text in blocks]
 
 
 def _library() -> list[tuple[str, str]]:
-    """Definitions a script may use, in dependency order: key builders, then _lib.lua's
-    blocks (one definition per blank-line-separated block)."""
-    defs = keys.lua_definitions()
-    for block in (_DIR / "_lib.lua").read_text().split("\n\n"):
-        match = _DEFINES.search(block)
-        if match:
-            defs.append((match.group(1), block.strip()))
+    """Definitions a script may use, in dependency order: the state machine's constants,
+    the key builders, then the blocks of the shared ``_*.lua`` files (``_lib.lua`` first)."""
+    defs = states.lua_definitions() + keys.lua_definitions()
+    for path in sorted(_DIR.glob("_*.lua"), key=lambda p: (p.name != "_lib.lua", p.name)):
+        defs += library_blocks(path.read_text())
     return defs
 
 
@@ -43,21 +65,71 @@ def _assemble(body: str) -> str:
     return "\n".join(parts) + "\n" + body
 
 
+def argv_arity(header: str) -> tuple[int, int | None]:
+    """(fewest, most or None for no limit) ARGV entries, prefix included, that a script's
+    ``-- ARGV:`` header allows: items are comma-separated, ``[...]`` is an optional group,
+    an item ending in ``...`` stands for any number, ``(...)`` is commentary, and the list
+    ends at the first full stop."""
+    match = re.search(r"^-- ARGV:(.*)$", header, re.MULTILINE)
+    if match is None:
+        raise ValueError("no '-- ARGV:' line in the script's header")
+    text = match.group(1)
+    for line in header[match.end():].splitlines()[1:]:
+        if not line.startswith("--"):
+            break
+        text += " " + line[2:]
+    spec, depth, i = "", 0, 0
+    while i < len(text):
+        if text.startswith("...", i):
+            spec, i = spec + "...", i + 3
+            continue
+        char = text[i]
+        depth += char in "([" and 1 or 0
+        depth -= char in ")]" and 1 or 0
+        if char == "." and depth == 0:
+            break
+        spec, i = spec + char, i + 1
+    while "(" in spec:  # commentary, nested or not
+        spec = re.sub(r"\([^()]*\)", "", spec)
+    fewest, most = 0, 0
+    for group, optional in ((re.sub(r"\[[^\]]*\]", "", spec), False),
+                            *((g, True) for g in re.findall(r"\[([^\]]*)\]", spec))):
+        for item in (part.strip() for part in group.split(",")):
+            if not item:
+                continue
+            if item.endswith("..."):
+                most = None
+            else:
+                fewest += 0 if optional else 1
+                most = None if most is None else most + 1
+    return fewest, most
+
+
 class LuaScript:
     """One script file, with the definitions it uses prepended."""
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.source = _assemble((_DIR / f"{name}.lua").read_text())
+        body = (_DIR / f"{name}.lua").read_text()
+        #: (fewest, most or None) ARGV entries its header allows (tests check every caller)
+        self.arity = argv_arity(body)
+        self.source = _assemble(body)
         self.sha = hashlib.sha1(self.source.encode()).hexdigest()
 
     def __call__(self, client: Any, *args: Any) -> Any:
         """Run on one of the client's pooled connections (no pipeline or retry machinery:
-        this is every enqueue's and every move's single round trip)."""
+        this is every enqueue's and every move's single round trip). A lost connection
+        raises :class:`Interrupted`, which says whether the call may have run."""
         pool = client.connection_pool
-        conn = get_connection(pool)
+        conn = _connect(pool)
         try:
             return self.call_on(conn, args)
+        except BusyLoadingError as exc:  # Redis is loading its data: the call did not run
+            conn.disconnect()
+            raise Interrupted(exc, sent=False) from exc
+        except _LOST as exc:
+            conn.disconnect()
+            raise Interrupted(exc, sent=True) from exc
         except BaseException:
             conn.disconnect()  # a reply may be half read: never reuse the socket as it is
             raise
@@ -90,6 +162,28 @@ def get_connection(pool: Any) -> Any:
         return pool.get_connection("EVALSHA")
 
 
+_LOST = (RedisConnectionError, RedisTimeoutError, OSError)
+
+
+class Interrupted(RedisConnectionError):
+    """A script call cut short by the connection. ``sent``: whether the request may have
+    reached Redis (when False, the call surely did not run); ``replies``: those of a
+    :func:`stream` read before the cut (their calls ran)."""
+
+    def __init__(self, cause: BaseException, sent: bool, replies: Sequence[Any] = ()) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.sent = sent
+        self.replies = list(replies)
+
+
+def _connect(pool: Any) -> Any:
+    """A pooled connection; failing to get one means nothing was sent."""
+    try:
+        return get_connection(pool)
+    except _LOST as exc:
+        raise Interrupted(exc, sent=False) from exc
+
+
 def get(name: str) -> LuaScript:
     script = _loaded.get(name)
     if script is None:
@@ -97,20 +191,19 @@ def get(name: str) -> LuaScript:
     return script
 
 
-Call = tuple[LuaScript, Sequence[Any]]
-
-
 def stream(client: Any, script: LuaScript, batches: Sequence[Sequence[Any]]) -> list[Any]:
     """Call one script once per batch in a single write and read every reply at the end:
-    one round trip for any number of batches."""
+    one round trip for any number of batches. An error reply (a script error) is returned
+    in its batch's place, as the exception; a lost connection raises :class:`Interrupted`
+    holding the replies read before it."""
     pool = client.connection_pool
-    conn = get_connection(pool)
+    conn = _connect(pool)
+    replies: list[Any] = []
     try:
         prefix = keys.prefix()
         conn.send_packed_command(conn.pack_commands(
             [("EVALSHA", script.sha, 0, prefix, *args) for args in batches]
         ))
-        replies: list[Any] = []
         missing = []
         for index in range(len(batches)):
             try:
@@ -118,9 +211,14 @@ def stream(client: Any, script: LuaScript, batches: Sequence[Sequence[Any]]) -> 
             except NoScriptError:  # had no effect: run again once the script is loaded
                 replies.append(None)
                 missing.append(index)
+            except ResponseError as exc:
+                replies.append(exc)
         for index in missing:
             replies[index] = script.call_on(conn, batches[index])
         return replies
+    except _LOST as exc:
+        conn.disconnect()
+        raise Interrupted(exc, sent=True, replies=replies) from exc
     except BaseException:
         conn.disconnect()
         raise
@@ -145,3 +243,9 @@ def unpack_fields(blob: bytes) -> dict[bytes, bytes]:
         items.append(data[pos:end])
         pos = end
     return dict(zip(items[::2], items[1::2], strict=True))
+
+
+def load(client: Any, names: Sequence[str]) -> None:
+    """Load these scripts into Redis (after a restart emptied its script cache)."""
+    for name in dict.fromkeys(names):
+        client.script_load(get(name).source)

@@ -79,3 +79,14 @@ def decode_text(value: bytes | str | None) -> str | None:
     if value is None:
         return None
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+def refuse_unknown(callee: str, given: dict[str, Any], ignored: frozenset[str]) -> None:
+    """A typo such as ``Worker(q, conection=r)`` must not pass silently: keyword arguments
+    other than the RQ ones we deliberately ignore (``ignored``) raise TypeError."""
+    unknown = sorted(set(given) - ignored)
+    if unknown:
+        raise TypeError(
+            f"{callee}() got unexpected keyword argument{'s' * (len(unknown) > 1)} "
+            f"{', '.join(map(repr, unknown))}"
+        )

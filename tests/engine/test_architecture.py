@@ -61,8 +61,9 @@ def run_python(code: str, **env_changes: str | None) -> subprocess.CompletedProc
 
 
 def test_the_engine_is_where_we_expect_it():
-    names = {p.name for p in ENGINE_MODULES}
-    assert {"__init__.py", "keys.py", "job.py", "queue.py", "worker.py"} <= names
+    names = {p.relative_to(ENGINE).as_posix() for p in ENGINE_MODULES}
+    assert {"__init__.py", "keys.py", "states.py", "fields.py", "steps.py", "job.py",
+            "queue.py", "worker/__init__.py", "worker/loop.py"} <= names
     assert list(SCRIPTS.glob("*.lua"))
 
 
@@ -159,7 +160,7 @@ def test_redis_key_strings_appear_only_in_keys_py(path):
 
 @pytest.mark.parametrize("path", sorted(SCRIPTS.glob("*.lua")), ids=lambda p: p.name)
 def test_lua_scripts_hard_code_no_key_prefix(path):
-    # keys come from the k_<kind>() builders that keys.lua_prelude() generates
+    # keys come from the k_<kind>() builders that keys.lua_definitions() generates
     assert not re.search(r"['\"]jq:", path.read_text())
     assert not re.search(r"['\"](queue|job|results|started|finished|failed):['\"]",
                          path.read_text())
@@ -168,10 +169,21 @@ def test_lua_scripts_hard_code_no_key_prefix(path):
 # --- Lua lives in .lua files ----------------------------------------------------------------
 
 
+STEPS_MODULE = ENGINE / "steps.py"
+#: the modules that may run scripts: the steps, and the read-only views of overview.py
+SCRIPT_CALLERS = {STEPS_MODULE, ENGINE / "overview.py", ENGINE / "scripts.py"}
+
+
 def _scripts_used() -> dict[str, list[str]]:
+    """Script name -> modules naming it: ``scripts.get("x")`` anywhere, and the
+    ``_run(via, "x", ...)`` / ``_stream(client, "x", ...)`` calls of steps.py."""
     used: dict[str, list[str]] = {}
     for path in PACKAGE_MODULES:
-        for name in re.findall(r"scripts\.get\(\s*['\"]([\w-]+)['\"]", path.read_text()):
+        source = path.read_text()
+        names = re.findall(r"scripts\.get\(\s*['\"]([\w-]+)['\"]", source)
+        if path == STEPS_MODULE:
+            names += re.findall(r"_(?:run|stream|per_id)\(\s*\w+,\s*['\"]([\w-]+)['\"]", source)
+        for name in names:
             used.setdefault(name, []).append(rel(path))
     return used
 
@@ -187,6 +199,16 @@ def test_every_script_the_engine_runs_is_a_lua_file():
 def test_every_lua_file_is_used():
     files = {p.stem for p in SCRIPTS.glob("*.lua") if not p.stem.startswith("_")}
     assert files - set(_scripts_used()) == set()
+
+
+@pytest.mark.parametrize("path", PACKAGE_MODULES, ids=rel)
+def test_scripts_run_only_through_steps_and_overview(path):
+    """One typed function per script (steps.py) is the only way to run it; the read-only
+    views of overview.py are the one exception."""
+    if path in SCRIPT_CALLERS:
+        return
+    calls = re.findall(r"scripts\.(?:get|stream)\(", path.read_text())
+    assert calls == [], f"{rel(path)} runs scripts itself: call a function of steps.py"
 
 
 @pytest.mark.parametrize("path", PACKAGE_MODULES, ids=rel)
@@ -215,3 +237,110 @@ def test_no_lua_embedded_in_python(path):
 def test_engine_module_is_under_500_lines(path):
     lines = len(path.read_text().splitlines())
     assert lines < MAX_LINES, f"{rel(path)} has {lines} lines"
+
+
+# --- the data model has one home -------------------------------------------------------------
+
+
+def _lua_code(path: Path) -> str:
+    """A script's code without its comments."""
+    return "\n".join(line.split("--", 1)[0] for line in path.read_text().splitlines())
+
+
+@pytest.mark.parametrize("path", sorted(SCRIPTS.glob("*.lua")), ids=lambda p: p.name)
+def test_lua_scripts_spell_no_status_and_no_ttl_default(path):
+    """Statuses and TTL defaults come from states.py (S_QUEUED, CANCELABLE,
+    failure_ttl_of ...), so a new status or move is a change there, not in every script."""
+    from django_jobqueue.engine import states
+
+    code = _lua_code(path)
+    literals = set(re.findall(r"'([^']*)'", code)) | set(re.findall(r'"([^"]*)"', code))
+    statuses = {s.value for s in states.JobStatus}
+    assert literals & statuses == set(), f"{path.name} spells statuses itself"
+    for default in (states.DEFAULT_FAILURE_TTL, states.DEFAULT_RESULT_TTL,
+                    states.DEFAULT_TIMEOUT):
+        assert not re.search(rf"\b{default}\b", code), f"{path.name} has TTL {default}"
+
+
+def test_status_literal_check_reads_code_not_comments(tmp_path):
+    script = tmp_path / "x.lua"
+    script.write_text("-- 'queued' in a comment is fine\nif s == 'started' then return 1 end\n")
+    assert set(re.findall(r"'([^']*)'", _lua_code(script))) == {"started"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Engine modules this module imports: at module level, in a function, or for type
+    hints under ``if TYPE_CHECKING:`` (a cycle hidden there is still a cycle)."""
+    tree = ast.parse(path.read_text())
+    package = ".".join(path.relative_to(ROOT).with_suffix("").parts[:-1])
+    if path.name == "__init__.py":
+        package = ".".join(path.relative_to(ROOT).parts[:-1])
+    found = set()
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.ImportFrom) or node.level == 0:
+            continue
+        base = package.split(".")
+        base = base[:len(base) - node.level + 1]
+        module = ".".join(base + ([node.module] if node.module else []))
+        candidates = [module] + [f"{module}.{a.name}" for a in node.names]
+        for name in candidates:
+            if name.startswith("django_jobqueue.engine") and _module_path(name):
+                found.add(name)
+    return found
+
+
+def _module_path(name: str) -> Path | None:
+    base = ROOT.joinpath(*name.split("."))
+    for candidate in (base.with_suffix(".py"), base / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _engine_import_graph() -> dict[str, set[str]]:
+    graph = {}
+    for path in ENGINE_MODULES:
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts)
+        name = name.removesuffix(".__init__")
+        graph[name] = {m for m in _imports(path) if m != name}
+    return graph
+
+
+def test_the_engine_has_no_import_cycle():
+    """Imports between engine modules form no cycle, type-hint imports included (a
+    package's __init__, which only re-exports, is left out as a target)."""
+    graph = _engine_import_graph()
+    inits = {n for n in graph if _module_path(n).name == "__init__.py"}
+    edges = {n: sorted(deps - inits) for n, deps in graph.items()}
+    cycles: list[list[str]] = []
+    done: set[str] = set()
+
+    def visit(node: str, path: list[str]) -> None:
+        if node in path:
+            cycles.append(path[path.index(node):] + [node])
+            return
+        if node in done:
+            return
+        for dep in edges.get(node, ()):
+            visit(dep, [*path, node])
+        done.add(node)
+
+    for node in sorted(edges):
+        visit(node, [])
+    assert cycles == []
+
+
+def test_import_graph_sees_the_worker_modules():
+    graph = _engine_import_graph()
+    assert "django_jobqueue.engine.worker.lease" in graph["django_jobqueue.engine.worker.loop"]
+    assert "django_jobqueue.engine.steps" in graph["django_jobqueue.engine.worker.lease"]
+
+
+@pytest.mark.parametrize("module", ["worker/lease.py", "worker/outages.py", "worker/info.py",
+                                    "overview.py", "fields.py", "states.py", "steps.py"])
+def test_read_and_maintenance_code_does_not_import_the_worker_loop(module):
+    """Not even for type hints: the maintenance step reports, the loop applies."""
+    source = (ENGINE / module).read_text()
+    assert not re.search(r"^\s*from\s+(\.+|django_jobqueue\.engine\.)(worker\.)?loop\s+import",
+                         source, re.MULTILINE)
+    assert "from .loop" not in source and "import Worker\n" not in source

@@ -115,6 +115,74 @@ def test_already_finished_dependency_queues_at_once(queue, connection):
     assert jobs.order(connection) == ["parent", "child"]
 
 
+def test_a_dependency_saved_but_never_enqueued_is_not_met(queue, connection):
+    """RQ's way to build a job without enqueuing it leaves no status: that is not finished."""
+    parent = Job.create(jobs.record, args=("parent",), connection=connection)
+    parent.save()
+    child = queue.enqueue(jobs.record, "child", depends_on=parent)
+    assert child.get_status() == JobStatus.DEFERRED
+    burst(queue)
+    assert jobs.order(connection) == []
+    assert child.get_status() == JobStatus.DEFERRED
+    queue.enqueue_job(parent)  # now it runs, and then the child does
+    burst(queue)
+    assert jobs.order(connection) == ["parent", "child"]
+
+
+@pytest.mark.parametrize("status", ["queued", "started", "scheduled", "deferred", "failed",
+                                    "stopped", "canceled", ""])
+def test_only_a_finished_dependency_is_met(queue, connection, status):
+    parent = queue.enqueue(jobs.record, "parent")
+    connection.hset(parent.key, "status", status)
+    child = queue.enqueue(jobs.record, "child", depends_on=parent)
+    assert child.get_status() == JobStatus.DEFERRED
+
+
+def test_a_dependency_that_finished_and_expired_stays_met(queue, connection):
+    """The dependent keeps the ids it still waits for: one that finished and then expired
+    (its result_ttl ran out) is not waited for again when the other one finishes."""
+    first = queue.enqueue(jobs.record, "first", result_ttl=1)
+    other = Queue("other", connection=connection)
+    second = other.enqueue(jobs.record, "second")
+    child = queue.enqueue(jobs.record, "child", depends_on=[first, second])
+    burst(queue)
+    assert Job.fetch(child.id, connection=connection).dependencies_pending == [second.id]
+    connection.delete(first.key)  # its result_ttl ran out
+    burst(other)
+    assert child.get_status() == JobStatus.QUEUED
+    burst(queue)
+    assert jobs.order(connection) == ["first", "second", "child"]
+
+
+def test_a_dependency_later_in_the_same_batch_is_waited_for(queue, connection):
+    parent_id = "parent-in-batch"
+    queue.enqueue_many([
+        Queue.prepare_data(jobs.record, ["child"], job_id="child-in-batch",
+                           depends_on=parent_id),
+        Queue.prepare_data(jobs.record, ["parent"], job_id=parent_id),
+    ])
+    assert Job.fetch("child-in-batch", connection=connection).get_status() == "deferred"
+    burst(queue)
+    assert jobs.order(connection) == ["parent", "child"]
+
+
+def test_a_job_cannot_depend_on_itself(queue):
+    with pytest.raises(ValueError, match="itself"):
+        queue.enqueue(jobs.record, "x", job_id="me", depends_on="me")
+
+
+def test_a_replaced_job_keeps_the_dependents_that_wait_for_it(queue, connection):
+    """A failed job enqueued again under its id (replaced) still releases its dependents."""
+    parent = queue.enqueue(jobs.raise_error, "fails", job_id="replaced-parent")
+    child = queue.enqueue(jobs.record, "child", depends_on=parent)
+    burst(queue)
+    assert parent.get_status() == JobStatus.FAILED
+    queue.enqueue(jobs.record, "parent again", job_id="replaced-parent")
+    burst(queue)
+    assert child.get_status() == JobStatus.FINISHED
+    assert jobs.order(connection) == ["parent again", "child"]
+
+
 @pytest.mark.parametrize("case", ["dependent", "retry"])
 def test_outcome_is_recorded_before_next_dequeue_after_script_flush(queue, connection, case):
     """The job a finish/fail puts on the queue is seen by the worker's next dequeue, even

@@ -45,6 +45,19 @@ def test_default_timeout_applies_to_jobs(connection):
     assert Job.fetch(q.enqueue(jq.noop).id, connection=connection).timeout == 120
 
 
+def test_default_timeout_applies_to_a_job_made_with_job_create(connection):
+    """enqueue_job goes through the queue's defaults too (it used to skip them)."""
+    q = Queue("t", connection=connection, default_timeout=1)
+    job = q.enqueue_job(Job.create("time.sleep", args=(3,), connection=connection))
+    assert Job.fetch(job.id, connection=connection).timeout == 1
+    Worker([q], connection=connection).work(burst=True)
+    job.refresh()
+    assert job.get_status() == "failed"
+    assert "JobTimeoutException" in job.exc_info and "timeout of 1 s" in job.exc_info
+    own = q.enqueue_job(Job.create("time.sleep", args=(0,), timeout=7, connection=connection))
+    assert Job.fetch(own.id, connection=connection).timeout == 7  # the job's own wins
+
+
 @pytest.mark.parametrize("name", ["", "a b", "x" * 129, "é", "a/b", None, 5])
 def test_invalid_queue_names_are_refused(connection, name):
     with pytest.raises(InvalidQueueName):

@@ -1,5 +1,7 @@
--- Definitions shared by the scripts, one per blank-line-separated block: the loader puts
--- before each script only the blocks it uses (see scripts.py). ARGV[1] is always the prefix.
+-- Definitions shared by the scripts. The loader puts before each script only the definitions
+-- it uses (see scripts.py: a definition is a top-level `local` with the comment just above
+-- it). The state machine's constants (S_QUEUED, ...) and the key builders (k_queue, ...) are
+-- generated from states.py and keys.py. ARGV[1] is always the key prefix.
 
 local function server_time()
   local t = redis.call('TIME')
@@ -33,7 +35,7 @@ local function push_to_queue(queue, id, jkey, at_front, now)
   local priority = tonumber(redis.call('HGET', jkey, 'priority') or '0')
   local seq = redis.call('INCR', k_seq())
   redis.call('ZADD', k_queue(queue), score_for(priority, at_front, seq), id)
-  redis.call('HSET', jkey, 'status', 'queued', 'enqueued_at', fmt(now))
+  redis.call('HSET', jkey, 'status', S_QUEUED, 'enqueued_at', fmt(now))
   redis.call('SADD', k_queues(), queue)
   notify(queue)
 end
@@ -76,50 +78,6 @@ local function record_result(id, entry, keep)
   end
 end
 
--- Move the deferred jobs waiting on `id` to their queues once all their dependencies finished.
-local function release_dependents(id, now)
-  local dkey = k_dependents(id)
-  for _, dep in ipairs(redis.call('SMEMBERS', dkey)) do
-    local djkey = k_job(dep)
-    if redis.call('HGET', djkey, 'status') == 'deferred' then
-      local ready = true
-      local deps = redis.call('HGET', djkey, 'dependency_ids') or ''
-      for other in string.gmatch(deps, '[^,]+') do
-        if other ~= id then
-          local s = redis.call('HGET', k_job(other), 'status')
-          if s and s ~= 'finished' then
-            ready = false
-            break
-          end
-        end
-      end
-      if ready then
-        local origin = redis.call('HGET', djkey, 'origin')
-        redis.call('ZREM', k_deferred(origin), dep)
-        push_to_queue(origin, dep, djkey, false, now)
-      end
-    end
-  end
-  redis.call('DEL', dkey)
-end
-
--- Is this job running under `worker`? Returns owned, has_dependents. A job whose lease lapsed
--- and that recovery put back on its queue still counts (its worker may record its outcome):
--- it leaves the queue here so that it does not run twice.
-local function claim(jkey, id, queue, worker)
-  local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'has_dependents')
-  if f[2] ~= worker then
-    return false, false
-  end
-  if f[1] == 'started' then
-    return true, f[3] == '1'
-  end
-  if f[1] == 'queued' and redis.call('ZREM', k_queue(queue), id) == 1 then
-    return true, f[3] == '1'
-  end
-  return false, false
-end
-
 -- `<len>,<len>,...;<bytes><bytes>...` -> list: a job's fields travel as one argument.
 local function unpack_fields(s)
   local sep = string.find(s, ';', 1, true)
@@ -138,60 +96,6 @@ local function pack_fields(list)
     lens[i] = #list[i]
   end
   return table.concat(lens, ',') .. ';' .. table.concat(list)
-end
-
--- Take the next job for `worker` from the queues named in ARGV[first..] (in priority order)
--- and record it as started by that worker with a lease, all in this one step.
--- Returns {queue, id, packed job hash} or false.
-local function take_next(worker, lease, first, now)
-  local wkey = k_worker(worker)
-  for qi = first, #ARGV do
-    local queue = ARGV[qi]
-    local qkey = k_queue(queue)
-    while true do
-      local popped = redis.call('ZPOPMIN', qkey)
-      if #popped == 0 then
-        break
-      end
-      local id = popped[1]
-      local jkey = k_job(id)
-      local flat = redis.call('HGETALL', jkey)
-      -- a job whose ttl ran out while queued has no hash any more: dropped, never run
-      if #flat > 0 then
-        local attempts, has_ttl = 1, false
-        for i = 1, #flat, 2 do
-          if flat[i] == 'attempts' then
-            attempts = tonumber(flat[i + 1]) + 1
-          elseif flat[i] == 'ttl' then
-            has_ttl = true
-          end
-        end
-        local started = fmt(now)
-        redis.call('HSET', jkey, 'status', 'started', 'started_at', started, 'worker_name', worker,
-          'attempts', attempts)
-        if has_ttl then
-          redis.call('PERSIST', jkey)  -- the ttl only bounds the wait in the queue
-        end
-        redis.call('ZADD', k_started(queue), now + lease, id)
-        if redis.call('EXISTS', wkey) == 1 then
-          redis.call('HSET', wkey, 'state', 'busy', 'current_job', id)
-        end
-        if redis.call('ZCARD', qkey) > 0 then
-          notify(queue)  -- more work is waiting: wake the next idle worker
-        end
-        local n = #flat
-        flat[n + 1], flat[n + 2] = 'status', 'started'
-        flat[n + 3], flat[n + 4] = 'started_at', started
-        flat[n + 5], flat[n + 6] = 'worker_name', worker
-        flat[n + 7], flat[n + 8] = 'attempts', tostring(attempts)
-        return {queue, id, pack_fields(flat)}
-      end
-    end
-  end
-  if redis.call('EXISTS', wkey) == 1 then
-    redis.call('HSET', wkey, 'state', 'idle', 'current_job', '')
-  end
-  return false
 end
 
 -- The key of one tab of a queue: the queue itself ('queue') or one of its registries.

@@ -6,16 +6,13 @@ local f = redis.call('HMGET', jkey, 'status', 'origin', 'failure_ttl')
 if not f[1] then
   return 'missing'
 end
-if f[1] ~= 'queued' and f[1] ~= 'scheduled' and f[1] ~= 'deferred' then
+if not CANCELABLE[f[1]] then
   return 'status:' .. f[1]
 end
 local now = server_time()
-local ttl = tonumber(f[3] or '31536000')
-if ttl == 0 then
-  ttl = -1
-end
+local ttl = failure_ttl_of(f[3])
 remove_everywhere(f[2], id)
-redis.call('HSET', jkey, 'status', 'canceled', 'ended_at', fmt(now))
+redis.call('HSET', jkey, 'status', S_CANCELED, 'ended_at', fmt(now))
 redis.call('ZADD', k_canceled(f[2]), expiry_score(now, ttl), id)
 expire_job(id, ttl)
 return 'ok'

@@ -1,5 +1,6 @@
 -- Delete jobs and every trace of them (queue, registries, results, dependents).
--- ARGV: prefix, ids. Returns the number of jobs that existed.
+-- ARGV: prefix, ids....
+-- Returns the number of jobs that existed.
 local deleted = 0
 for i = 2, #ARGV do
   local id = ARGV[i]

@@ -1,11 +1,14 @@
 -- Record a job's failure: retry it (queue or schedule) or move it to the failed registry;
--- then, when queue names follow, take the worker's next job in the same step.
--- ARGV: prefix, id, queue, worker ('' = quarantine: from wherever the job is), exc_info,
---       result entry, results kept, allow retry ('1' or ''), final status (failed | stopped),
---       working time, [lease, queue names...].
--- Returns {'queued' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'not-owner', next job}.
-local id, queue, worker, exc_info = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
-local entry, keep, allow_retry, final = ARGV[6], tonumber(ARGV[7]), ARGV[8] == '1', ARGV[9]
+-- then, when queue names follow, take the worker's next job in the same step. Sent again as
+-- it is after a lost reply, it records nothing twice (claim, in _take.lua).
+-- ARGV: prefix, id, queue, worker ('' = quarantine: from wherever the job is), attempt,
+--       exc_info, result entry, results kept, allow retry ('1' or ''),
+--       final status (failed | stopped), [lease, queues...].
+-- Returns {'queued' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'recorded' (already)
+--          | 'lost' (no longer this worker's) | 'status:started' (quarantine of a running
+--          job), next job (see take_next) or false}.
+local id, queue, worker, attempt, exc_info = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+local entry, keep, allow_retry, final = ARGV[7], tonumber(ARGV[8]), ARGV[9] == '1', ARGV[10]
 local jkey = k_job(id)
 local now = server_time()
 
@@ -14,14 +17,17 @@ local function record()
     return 'missing'
   end
   if worker == '' then
-    if redis.call('HGET', jkey, 'status') == 'started' then
-      return 'status:started'  -- a running job is its worker's to record
+    if redis.call('HGET', jkey, 'status') == S_STARTED then
+      return 'status:' .. S_STARTED  -- a running job is its worker's to record
     end
     remove_everywhere(queue, id)
-  elseif claim(jkey, id, queue, worker) then
-    redis.call('ZREM', k_started(queue), id)
   else
-    return 'not-owner'
+    local verdict = claim(jkey, id, queue, worker, attempt)
+    if verdict ~= 'owned' then
+      return verdict
+    end
+    redis.call('ZREM', k_started(queue), id)
+    redis.call('HSET', jkey, 'recorded_attempt', attempt)  -- before a retry takes it again
   end
   redis.call('HSET', jkey, 'exc_info', exc_info, 'ended_at', fmt(now))
   record_result(id, entry, keep)
@@ -40,18 +46,15 @@ local function record()
         interval = intervals[math.min(#intervals, used + 1)]
       end
       if interval > 0 then
-        redis.call('HSET', jkey, 'status', 'scheduled')
+        redis.call('HSET', jkey, 'status', S_SCHEDULED)
         redis.call('ZADD', k_scheduled(queue), now + interval, id)
-        return 'scheduled'
+        return S_SCHEDULED
       end
       push_to_queue(queue, id, jkey, false, now)
-      return 'queued'
+      return S_QUEUED
     end
   end
-  local failure_ttl = tonumber(redis.call('HGET', jkey, 'failure_ttl') or '31536000')
-  if failure_ttl == 0 then
-    failure_ttl = -1  -- a failed job is kept for inspection: 0 would lose it
-  end
+  local failure_ttl = failure_ttl_of(redis.call('HGET', jkey, 'failure_ttl'))
   redis.call('HSET', jkey, 'status', final)
   redis.call('ZADD', k_failed(queue), expiry_score(now, failure_ttl), id)
   redis.call('SADD', k_queues(), queue)
@@ -61,7 +64,7 @@ end
 
 local outcome = record()
 local next_job = false
-if #ARGV > 11 then
-  next_job = take_next(worker, tonumber(ARGV[11]), 12, now)
+if #ARGV > 10 then
+  next_job = take_next(worker, tonumber(ARGV[11]), 12, now, id)
 end
 return {outcome, next_job}

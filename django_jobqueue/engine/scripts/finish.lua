@@ -1,16 +1,20 @@
 -- Record a job's success: started registry -> finished registry (or deleted), release its
 -- dependents; then, when queue names follow, take the worker's next job in the same step.
--- ARGV: prefix, id, queue, worker, result entry, result_ttl, results kept, working time,
---       [lease, queue names...].
--- Returns {1 | 0 (the job was no longer this worker's), next job (see take_next) or false}.
-local id, queue, worker = ARGV[2], ARGV[3], ARGV[4]
-local entry, ttl, keep = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
+-- Sent again as it is after a lost reply, it records nothing twice (claim, in _take.lua).
+-- ARGV: prefix, id, queue, worker, attempt, result entry, result_ttl, results kept,
+--       [lease, queues...].
+-- Returns {'finished' | 'recorded' (already) | 'lost' (no longer this worker's),
+--          next job (see take_next) or false}.
+local id, queue, worker, attempt = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local entry, ttl, keep = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local jkey = k_job(id)
 local now = server_time()
-local owned, has_dependents = claim(jkey, id, queue, worker)
-if owned then
+local verdict, has_dependents = claim(jkey, id, queue, worker, attempt)
+if verdict == 'owned' then
+  verdict = S_FINISHED
   redis.call('ZREM', k_started(queue), id)
-  redis.call('HSET', jkey, 'status', 'finished', 'ended_at', fmt(now))
+  redis.call('HSET', jkey, 'status', S_FINISHED, 'ended_at', fmt(now), 'recorded_attempt',
+    attempt)
   redis.call('HDEL', jkey, 'exc_info')
   record_result(id, entry, keep)
   if has_dependents then
@@ -22,7 +26,7 @@ if owned then
   expire_job(id, ttl)
 end
 local next_job = false
-if #ARGV > 9 then
-  next_job = take_next(worker, tonumber(ARGV[9]), 10, now)
+if #ARGV > 8 then
+  next_job = take_next(worker, tonumber(ARGV[9]), 10, now, id)
 end
-return {owned and 1 or 0, next_job}
+return {verdict, next_job}

@@ -1,15 +1,14 @@
 -- Take jobs back from workers that can no longer run them, in one step each.
--- ARGV: prefix, queue, mode, batch size, worker, keep id, losses allowed.
---   mode 'expired': jobs whose lease lapsed (their worker died); each goes back to the front
---                   of its queue, or to failed when the job says on_worker_lost = fail or
---                   when it has now lost that many workers (a job that kills its worker
---                   must not take down every worker, forever).
---   mode 'owner':   jobs started by `worker` other than `keep id` (a worker reclaiming what a
---                   lost reply left behind, or giving its job back on a forced shutdown); they
---                   always go back to the front of the queue.
--- Returns {requeued, failed, ids taken back...}.
-local queue, mode, limit, worker, keep = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local losses_allowed = tonumber(ARGV[7] or '0')
+-- ARGV: prefix, queue, mode, batch size, worker, losses allowed.
+--   mode 'expired':  jobs whose lease lapsed (their worker died); each goes back to the front
+--                    of its queue, or to failed when the job says on_worker_lost = fail or
+--                    when it has now lost that many workers (a job that kills its worker
+--                    must not take down every worker, forever).
+--   mode 'returned': jobs started by `worker`, which gives them back (a forced shutdown);
+--                    they go back to the front of the queue and count no loss.
+-- Returns {requeued, failed, ids taken back from lost workers...}.
+local queue, mode, limit, worker = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local losses_allowed = tonumber(ARGV[6] or '0')
 local skey = k_started(queue)
 local now = server_time()
 local ids
@@ -23,7 +22,7 @@ local taken = {}
 for _, id in ipairs(ids) do
   local jkey = k_job(id)
   local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status')
-  if mode == 'expired' or (f[1] == worker and id ~= keep) then
+  if mode == 'expired' or f[1] == worker then
     redis.call('ZREM', skey, id)
     if f[4] then
       local lost = 0
@@ -33,11 +32,8 @@ for _, id in ipairs(ids) do
         taken[#taken + 1] = id
       end
       if mode == 'expired' and (f[2] == 'fail' or (losses_allowed > 0 and lost >= losses_allowed)) then
-        local ttl = tonumber(f[3] or '31536000')
-        if ttl == 0 then
-          ttl = -1
-        end
-        redis.call('HSET', jkey, 'status', 'failed', 'ended_at', fmt(now), 'exc_info',
+        local ttl = failure_ttl_of(f[3])
+        redis.call('HSET', jkey, 'status', S_FAILED, 'ended_at', fmt(now), 'exc_info',
           'WorkerLost: worker ' .. (f[1] or '?') .. ' stopped heartbeating while running this '
           .. 'job (workers lost running it: ' .. lost .. ')')
         redis.call('ZADD', k_failed(queue), expiry_score(now, ttl), id)

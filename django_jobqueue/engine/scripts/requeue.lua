@@ -1,9 +1,10 @@
 -- Put jobs back on their origin queue, in one step each: by id, or a batch from a failed registry.
--- ARGV: prefix, allowed statuses (comma list), at_front ('1' or ''), mode ('ids' | 'failed'),
---       then the ids (mode 'ids') or queue name, batch size and offset (mode 'failed': the
---       caller skips the entries a previous batch refused).
+-- ARGV: prefix, allowed statuses (comma list), at_front ('1' or ''), mode ('ids' | 'registry'),
+--       targets... (the ids in mode 'ids'; in mode 'registry' the queue name, batch size and
+--       offset: the caller skips the entries a previous batch refused).
 -- Returns {requeued count, then per id 'ok' | 'missing' | 'status:<status>'} in mode 'ids',
--- {requeued count, expired ids dropped, entries refused (left in place)} in mode 'failed'.
+-- {requeued count, expired ids dropped, entries refused (left in place)} in mode 'registry'
+-- (a batch of a queue's failed registry).
 local allowed = {}
 for s in string.gmatch(ARGV[2], '[^,]+') do
   allowed[s] = true
@@ -11,7 +12,7 @@ end
 local at_front, mode = ARGV[3] == '1', ARGV[4]
 local now = server_time()
 local ids
-if mode == 'failed' then
+if mode == 'registry' then
   local skip = tonumber(ARGV[7] or '0')
   ids = redis.call('ZRANGE', k_failed(ARGV[5]), skip, skip + tonumber(ARGV[6]) - 1)
 else
@@ -25,7 +26,7 @@ for n, id in ipairs(ids) do
   local result
   if not f[1] then
     result = 'missing'
-    if mode == 'failed' then
+    if mode == 'registry' then
       redis.call('ZREM', k_failed(ARGV[5]), id)  -- its failure_ttl ran out
       dropped = dropped + 1
     end
@@ -45,7 +46,7 @@ for n, id in ipairs(ids) do
     out[n + 1] = result
   end
 end
-if mode == 'failed' then
+if mode == 'registry' then
   out[2] = dropped
   out[3] = refused
 end

@@ -1,4 +1,5 @@
--- Move scheduled jobs that are due onto their queues. ARGV: prefix, batch size, queue names.
+-- Move scheduled jobs that are due onto their queues.
+-- ARGV: prefix, batch size, queues....
 -- Returns how many moved.
 local limit = tonumber(ARGV[2])
 local now = server_time()

@@ -1,6 +1,6 @@
 -- Counts of every queue given, and every live worker's record, in one step (the admin's
 -- dashboard and the metrics endpoints).
--- ARGV: prefix, queue names...
+-- ARGV: prefix, queues....
 -- Returns {server time, per queue {queued, started, scheduled, deferred, finished, failed,
 --          canceled, enqueued_at of its oldest queued job or ''}..., then worker records
 --          as flat field/value lists}.
@@ -22,7 +22,8 @@ local function oldest(qkey)
         return
       end
       local at = tonumber(redis.call('HGET', k_job(found[n]), 'enqueued_at') or '')
-      if at then
+      -- a corrupt time (not a number, NaN, before 1970 or past year 9999) is passed over
+      if at and at == at and at > 0 and at < 253402300800 then
         if best == nil or at < best then
           best = at
         end

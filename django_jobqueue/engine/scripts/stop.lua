@@ -6,7 +6,7 @@ local f = redis.call('HMGET', k_job(id), 'status', 'worker_name')
 if not f[1] then
   return 'missing'
 end
-if f[1] ~= 'started' or not f[2] or f[2] == '' then
+if not STOPPABLE[f[1]] or not f[2] or f[2] == '' then
   return 'status:' .. f[1]
 end
 redis.call('SET', k_stop(f[2]), id, 'EX', tonumber(ARGV[3]))

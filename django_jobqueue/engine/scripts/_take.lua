@@ -1,0 +1,92 @@
+-- A worker's side of a job: taking the next one, and claiming one it ran so that its outcome
+-- is recorded once. Both are written so that a call whose reply was lost can be sent again
+-- as it is (the worker does so after a reconnect) and does what the first one did: no job is
+-- taken twice, no outcome recorded twice.
+
+-- May `worker` record the outcome of `attempt` of this job? Returns a verdict ('owned',
+-- 'recorded': this attempt's outcome is in already, 'lost': it is no longer this worker's)
+-- and whether the job has dependents. A job whose lease lapsed and that recovery put back on
+-- its queue is still owned until another worker takes it (it leaves the queue here, so it
+-- does not run twice).
+local function claim(jkey, id, queue, worker, attempt)
+  local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'has_dependents', 'attempts',
+    'recorded_attempt')
+  if f[2] ~= worker or f[4] ~= attempt then
+    return 'lost', false
+  end
+  if f[5] == attempt then
+    return 'recorded', false
+  end
+  if f[1] == S_STARTED then
+    return 'owned', f[3] == '1'
+  end
+  if f[1] == S_QUEUED and redis.call('ZREM', k_queue(queue), id) == 1 then
+    return 'owned', f[3] == '1'
+  end
+  return 'lost', false
+end
+
+-- Take the next job for `worker` from the queues named in ARGV[first..] (in priority order)
+-- and record it as started by that worker with a lease, all in this one step.
+-- The worker record's `current_job` says what the worker holds: when that job is still
+-- started under this worker (and is not `recorded`, whose outcome this same call just wrote),
+-- a previous call took it and its reply was lost: that job is handed over again instead of a
+-- new one. Returns {queue, id, packed job hash} or false.
+local function take_next(worker, lease, first, now, recorded)
+  local wkey = k_worker(worker)
+  local held = redis.call('HGET', wkey, 'current_job')  -- nil: no record (it expired)
+  if held and held ~= '' and held ~= recorded then
+    local jkey = k_job(held)
+    local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'origin')
+    if f[1] == S_STARTED and f[2] == worker then
+      return {f[3], held, pack_fields(redis.call('HGETALL', jkey))}
+    end
+  end
+  for qi = first, #ARGV do
+    local queue = ARGV[qi]
+    local qkey = k_queue(queue)
+    while true do
+      local popped = redis.call('ZPOPMIN', qkey)
+      if #popped == 0 then
+        break
+      end
+      local id = popped[1]
+      local jkey = k_job(id)
+      local flat = redis.call('HGETALL', jkey)
+      -- a job whose ttl ran out while queued has no hash any more: dropped, never run
+      if #flat > 0 then
+        local attempts, has_ttl = 1, false
+        for i = 1, #flat, 2 do
+          if flat[i] == 'attempts' then
+            attempts = tonumber(flat[i + 1]) + 1
+          elseif flat[i] == 'ttl' then
+            has_ttl = true
+          end
+        end
+        local started = fmt(now)
+        redis.call('HSET', jkey, 'status', S_STARTED, 'started_at', started, 'worker_name',
+          worker, 'attempts', attempts)
+        if has_ttl then
+          redis.call('PERSIST', jkey)  -- the ttl only bounds the wait in the queue
+        end
+        redis.call('ZADD', k_started(queue), now + lease, id)
+        if held then
+          redis.call('HSET', wkey, 'state', 'busy', 'current_job', id)
+        end
+        if redis.call('ZCARD', qkey) > 0 then
+          notify(queue)  -- more work is waiting: wake the next idle worker
+        end
+        local n = #flat
+        flat[n + 1], flat[n + 2] = 'status', S_STARTED
+        flat[n + 3], flat[n + 4] = 'started_at', started
+        flat[n + 5], flat[n + 6] = 'worker_name', worker
+        flat[n + 7], flat[n + 8] = 'attempts', tostring(attempts)
+        return {queue, id, pack_fields(flat)}
+      end
+    end
+  end
+  if held and held ~= '' then
+    redis.call('HSET', wkey, 'state', 'idle', 'current_job', '')
+  end
+  return false
+end

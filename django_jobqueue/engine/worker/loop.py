@@ -1,0 +1,479 @@
+"""The worker loop: take a job (atomically recorded as started), run it, record its outcome
+together with the take of the next one, repeat.
+
+A processed job costs one round trip when busy. Heartbeats, recovery and scheduling run on
+the maintenance thread (lease.py); riding out a lost connection is outages.py; what a signal
+does is decided here, where the loop's state is.
+
+States (:class:`WorkerState`, published in the worker's record)::
+
+    starting ─▶ idle ◀──▶ busy          (take a job / record it and take the next)
+                 │ ▲
+                 ▼ │
+              suspended                (every worker of this Redis suspended: the outcome
+                                        in hand is recorded, no job is taken)
+    any state ─▶ stopped               (a signal or request_stop; burst: the queues are empty;
+                                        max_jobs / max_idle_time reached)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterable, Sequence
+from enum import Enum
+from typing import Any
+
+from redis import Redis
+
+from .. import keys, steps, timeouts
+from ..channel import Channel
+from ..connections import resolve_connection
+from ..exceptions import JobStopRequested, ShutdownRequested, StopRequested
+from ..execution import Outcome, perform, recording, run_callbacks
+from ..job import Job
+from ..queue import Queue
+from ..serializers import PickleSerializer, resolve_serializer, using_default_key
+from ..states import DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_RESULT_TTL
+from ..utils import refuse_unknown
+from .info import WorkerInfo, live_workers
+from .lease import LeaseKeeper, Maintenance, Snapshot, TickReport
+from .outages import GaveUp, Reconnector, give_back, record_before, register_death
+
+logger = logging.getLogger("django_jobqueue.worker")
+
+DEFAULT_WORKER_TTL = 40  # lease: a dead worker's jobs are taken back within ttl + ttl/4
+WORKER_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:@-]{1,200}")
+#: RQ's Worker() keyword arguments that tune RQ internals we do not have (accepted, ignored)
+RQ_IGNORED = frozenset({
+    "death_penalty_class", "default_worker_ttl", "disable_default_exception_handler",
+    "job_monitoring_interval", "log_job_description", "prepare_for_work", "queue_class",
+    "work_horse_killed_handler",
+})
+#: RQ's work() keyword arguments we accept and ignore (logging is the application's to set
+#: up; the scheduler always runs)
+RQ_WORK_IGNORED = frozenset({"logging_level", "date_format", "log_format", "with_scheduler"})
+
+
+class WorkerState(str, Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    SUSPENDED = "suspended"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Worker:
+    """Serves queues in strict priority order (the first queue with a job wins)."""
+
+    def __init__(
+        self,
+        queues: Iterable[Queue | str] | Queue | str,
+        connection: Redis | None = None,
+        name: str | None = None,
+        default_result_ttl: int = DEFAULT_RESULT_TTL,
+        worker_ttl: float = DEFAULT_WORKER_TTL,
+        maintenance_interval: float = 1.0,
+        serializer: Any = None,
+        wait_timeout: float = 5.0,
+        max_backoff: float = 5.0,
+        max_lost_attempts: int = DEFAULT_MAX_LOST_ATTEMPTS,
+        job_class: type[Job] | None = None,
+        exception_handlers: Sequence[Any] | None = None,
+        **rq_options: Any,
+    ) -> None:
+        refuse_unknown("Worker", rq_options, RQ_IGNORED)
+        if isinstance(queues, Queue | str):
+            queues = [queues]
+        queues = list(queues)
+        if not queues:
+            raise ValueError("A worker needs at least one queue")
+        if connection is None and isinstance(queues[0], Queue):
+            connection = queues[0].connection
+        self.connection = resolve_connection(connection)
+        self.serializer = resolve_serializer(serializer)
+        self.queues = [
+            q if isinstance(q, Queue) else Queue(q, connection=self.connection,
+                                                 serializer=self.serializer)
+            for q in queues
+        ]
+        self.job_class = job_class or self.queues[0].job_class
+        self.hostname = socket.gethostname()
+        self.pid = os.getpid()
+        self.name = name or f"{self.hostname}.{self.pid}.{os.urandom(3).hex()}"
+        if not WORKER_NAME_PATTERN.fullmatch(self.name):
+            raise ValueError(f"Invalid worker name {self.name!r}")
+        self.default_result_ttl = default_result_ttl
+        self.worker_ttl = float(worker_ttl)
+        self.maintenance_interval = maintenance_interval
+        self.wait_timeout = wait_timeout
+        #: a job whose worker died this many times goes to failed instead of running again
+        self.max_lost_attempts = max_lost_attempts
+        #: RQ's exception handlers: handler(job, exc_type, exc_value, traceback), called in
+        #: order after a failure until one returns False
+        self.exception_handlers = list(exception_handlers or ())
+        self.successful_job_count = 0
+        self.failed_job_count = 0
+        self.total_working_time = 0.0
+        self.birth = time.time()
+        self._state = WorkerState.STARTING
+        self._current: tuple[str, str] = ("", "")  # (job id, queue) holding a lease
+        self._pending: steps.Recording | None = None  # the outcome not yet recorded
+        self._stop_requested = False
+        self._force_stop = False
+        self._interruptible = False  # a signal may raise into the job or the blocking wait
+        self._keeper: LeaseKeeper | None = None
+        self._channel = Channel(self.connection)
+        self._reconnector = Reconnector(self.name, max_backoff, self._gives_up)
+        self._suspended = False
+        self._resumed = threading.Event()
+        self._job_thread = threading.get_ident()
+
+    def __repr__(self) -> str:
+        return f"Worker({self.name!r}, queues={[q.name for q in self.queues]})"
+
+    @property
+    def key(self) -> str:
+        return keys.worker(self.name)
+
+    @property
+    def queue_names(self) -> list[str]:
+        return [q.name for q in self.queues]
+
+    @property
+    def state(self) -> str:
+        return self._state.value
+
+    def get_state(self) -> str:
+        return self._state.value
+
+    def before_job(self, job: Job) -> None:
+        """Hook: runs in the worker before each job (the Django layer closes stale database
+        connections and sends job_started here)."""
+
+    def after_job(self, job: Job, outcome: Outcome, succeeded: bool) -> None:
+        """Hook: runs after each job and its callbacks, before its outcome is written (which
+        goes with the worker's next request)."""
+
+    def current_job_ids(self) -> tuple[str, str]:
+        return self._current
+
+    def stop_job(self, job_id: str) -> bool | None:
+        """Stop job ``job_id`` if this worker is running it (an operator's request, relayed
+        by the maintenance thread); it is recorded as stopped. Returns True when sent, None
+        when the job is this worker's but its code has not started yet (ask again later),
+        False when this worker does not hold it."""
+        if self._current[0] != job_id:
+            return False
+        stop = JobStopRequested(f"Job {job_id} stopped by request")
+        if not timeouts.interrupt(self._job_thread, job_id, stop):
+            return None
+        logger.warning("worker %s: stopping job %s on request", self.name, job_id)
+        return True
+
+    def describe(self) -> list[Any]:
+        """Field/value pairs of this worker's record (refreshed with every heartbeat; the
+        job steps keep its ``current_job``)."""
+        return [
+            "name", self.name, "hostname", self.hostname, "pid", self.pid,
+            "queues", ",".join(self.queue_names), "birth", f"{self.birth:.6f}",
+            "state", self._state.value,
+            "successful_job_count", self.successful_job_count,
+            "failed_job_count", self.failed_job_count,
+            "total_working_time", f"{self.total_working_time:.6f}",
+        ]
+
+    def _snapshot(self) -> Snapshot:
+        job_id, queue = self._current
+        return Snapshot(job_id, queue, self.describe())
+
+    def _apply(self, report: TickReport) -> None:
+        """What the maintenance thread saw, applied to the loop."""
+        self._set_suspended(report.suspended)
+        if report.stop_job_id:
+            sent = self.stop_job(report.stop_job_id)
+            self._keeper.retry_stop(report.stop_job_id if sent is None else None)
+        for queue, found in report.recovered.items():
+            if found.job_ids:
+                logger.warning(
+                    "worker %s: took back job(s) %s of %s from lost workers: %d requeued, "
+                    "%d failed", self.name, ", ".join(found.job_ids), queue, found.requeued,
+                    found.failed,
+                )
+
+    def _set_suspended(self, suspended: bool) -> None:
+        """What Redis says (see suspension.py)."""
+        if suspended != self._suspended:
+            logger.warning("worker %s: %s", self.name,
+                           "suspended: no new jobs until resumed" if suspended else "resumed")
+            self._suspended = suspended
+            if suspended:
+                self._resumed.clear()
+            else:
+                self._resumed.set()
+
+    # --- the loop --------------------------------------------------------------------
+
+    def work(self, burst: bool = False, max_jobs: int | None = None,
+             max_idle_time: float | None = None, dequeue_strategy: Any = "default",
+             **rq_options: Any) -> bool:
+        """Process jobs until stopped; with ``burst``, until the queues are empty; with
+        ``max_jobs`` or ``max_idle_time`` (seconds without a job), until that is reached.
+
+        Returns whether any job was processed.
+        """
+        refuse_unknown("work", rq_options, RQ_WORK_IGNORED)
+        if str(getattr(dequeue_strategy, "value", dequeue_strategy)) != "default":
+            raise ValueError(f"dequeue_strategy {dequeue_strategy!r}: this worker serves "
+                             "its queues in strict priority order only ('default')")
+        self._warn_if_unsigned()
+        self._install_signal_handlers()
+        self._job_thread = threading.get_ident()
+        self._keeper = LeaseKeeper(self.connection, self.name, self.queue_names,
+                                   self.worker_ttl, self.max_lost_attempts, self._snapshot)
+        maintenance = Maintenance(self._keeper, self.maintenance_interval, self._apply)
+        processed = 0
+        try:
+            self._state = WorkerState.IDLE
+            self._apply(self._call(lambda: self._keeper.tick(force=True)))
+            maintenance.start()
+            logger.info("worker %s: serving %s", self.name, ", ".join(self.queue_names))
+            processed = self._loop(burst, max_jobs, max_idle_time)
+        except GaveUp:
+            pass
+        except StopRequested:
+            job_id, queue = self._current
+            if job_id:
+                give_back(self.connection, self.name, job_id, queue)
+            self._current, self._pending = ("", ""), None
+        finally:
+            self._state = WorkerState.STOPPED
+            self._flush_pending()
+            self._channel.close()
+            maintenance.stop()
+            register_death(self.connection, self.key, keys.workers(), self.name)
+            self._restore_signal_handlers()
+        logger.info("worker %s: stopped after %d job(s)", self.name, processed)
+        return processed > 0
+
+    def _loop(self, burst: bool, max_jobs: int | None, max_idle_time: float | None) -> int:
+        processed = 0
+        idle_since = time.monotonic()
+        take = steps.Take(self.name, self.worker_ttl, self.queue_names)
+        while not self._stop_requested:
+            if self._suspended:
+                if self._pending is not None:
+                    self._record(then=None)  # the outcome in hand, then wait for resume
+                if burst:
+                    break
+                self._state = WorkerState.SUSPENDED
+                self._resumed.wait(timeout=self.maintenance_interval)
+                continue
+            if max_jobs is not None and processed >= max_jobs:
+                break
+            if self._pending is not None:
+                taken = self._record(then=take)
+            else:
+                taken = self._call(lambda: steps.take(self._channel, take))
+            if taken is not None:
+                self._run(taken)
+                processed += 1
+                idle_since = time.monotonic()
+                continue
+            self._state = WorkerState.IDLE
+            if burst:  # a due scheduled job may be waiting: one tick moves it
+                if not self._call(lambda: self._keeper.tick(force=True)).moved:
+                    break
+            elif max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
+                break
+            else:
+                self._wait_for_work()
+        return processed
+
+    def _call(self, call: Any) -> Any:
+        return self._reconnector.call(call)
+
+    def _gives_up(self) -> bool:
+        """While Redis is unreachable: a forced stop gives up; a warm one only once no
+        outcome is waiting to be recorded."""
+        return self._force_stop or (self._stop_requested and self._pending is None)
+
+    def _record(self, then: steps.Take | None) -> steps.Taken | None:
+        """Record the outcome in hand (and, with ``then``, take the next job), sent again as
+        it is until Redis answers (steps are safe to repeat)."""
+        rec = self._pending
+        verdict, taken = self._call(lambda: steps.record(self._channel, rec, then))
+        if verdict == "lost":
+            logger.warning("worker %s: the outcome of job %s was not recorded: its lease had "
+                           "lapsed and it was taken back", self.name, rec.job_id)
+        self._pending, self._current = None, ("", "")
+        return taken
+
+    def _run(self, taken: steps.Taken) -> None:
+        job_id, queue_name = taken.job_id, taken.queue
+        self._current = (job_id, queue_name)
+        self._state = WorkerState.BUSY
+        try:
+            job = self.job_class.from_fields(job_id, taken.fields, self.connection,
+                                             serializer=self.serializer)
+            job.origin = queue_name
+        except Exception as exc:  # a corrupt hash: fail this job, keep working
+            job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
+            job.origin = queue_name
+            job.attempts = _attempts(taken.fields)
+            now = time.time()
+            outcome = Outcome(ok=False, started=now, ended=now, exception=exc, retryable=False,
+                              exc_info=f"Corrupt job {job_id} in Redis: "
+                                       f"{type(exc).__name__}: {exc}")
+        else:
+            self._call_hook(self.before_job, job)
+            self._interruptible = True
+            try:
+                outcome = perform(job, keep_alarm_handler=True)
+            finally:
+                self._interruptible = False
+            outcome = run_callbacks(job, outcome)
+        self._pending, outcome = recording(job, outcome, self.name, self.default_result_ttl)
+        if not outcome.ok:
+            self._handle_exception(job, outcome)
+        self._call_hook(self.after_job, job, outcome, outcome.ok)
+        self.total_working_time += outcome.duration
+        self._state = WorkerState.IDLE
+        if outcome.ok:
+            self.successful_job_count += 1
+            logger.info("job %s %s finished in %.1f ms", job_id, job.func_name,
+                        outcome.duration * 1000)
+            return
+        self.failed_job_count += 1
+        lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
+        retries = f" ({job.retries_left} retries left)" if job.retries_left else ""
+        if outcome.stopped:
+            retries = " (stopped on request)"
+        logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
+                       outcome.duration * 1000, retries, lines[-1][:200])
+
+    def _handle_exception(self, job: Job, outcome: Outcome) -> None:
+        exc = outcome.exception
+        if exc is None:
+            return
+        for handler in self.exception_handlers:
+            try:
+                if handler(job, type(exc), exc, exc.__traceback__) is False:
+                    return
+            except Exception:
+                logger.exception("worker %s: exception handler %r raised", self.name, handler)
+
+    def _call_hook(self, hook: Any, *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:  # a hook must never take the worker down
+            logger.exception("worker %s: %s raised", self.name, hook.__name__)
+
+    def blocking_wait_timeout(self) -> float:
+        """The idle wait, ended before the client's own socket timeout would cut it off
+        (redis-py 8 sets one by default, reported as ``orig_socket_timeout``)."""
+        options = self.connection.get_connection_kwargs()
+        socket_timeout = options.get("socket_timeout") or options.get("orig_socket_timeout")
+        if socket_timeout:
+            return max(0.1, min(self.wait_timeout, socket_timeout - 1))
+        return self.wait_timeout
+
+    def _wait_for_work(self) -> None:
+        """Block (no polling) until some queue gets a job, or the wait times out."""
+        timeout = self.blocking_wait_timeout()
+        notify_keys = [keys.notify(name) for name in self.queue_names]
+        self._interruptible = True  # from here a signal raises ShutdownRequested...
+        try:
+            if self._stop_requested:  # ...and one that came just before is seen here
+                return
+            self._call(lambda: self.connection.blpop(notify_keys, timeout=timeout))
+        except ShutdownRequested:
+            pass
+        finally:
+            self._interruptible = False
+
+    def _flush_pending(self) -> None:
+        rec = self._pending
+        if rec is None:
+            return
+        if record_before(self.connection, rec, self.worker_ttl):
+            self._pending, self._current = None, ("", "")
+            return
+        logger.error("worker %s: could not record job %s; its lease will lapse and another "
+                     "worker will run it again", self.name, rec.job_id)
+
+    def _warn_if_unsigned(self) -> None:
+        """With the public default key, anyone who can write to this Redis can make this
+        worker unpickle what they like."""
+        serializers = {self.serializer, *(q.serializer for q in self.queues)}
+        if using_default_key() and PickleSerializer in serializers:
+            logger.warning(
+                "worker %s: job payloads are checked against the public default signing key: "
+                "anyone who can write to this Redis can run code in this worker. Set "
+                "JOBQUEUE_SIGNING_KEY (or --signing-key-file, or set_signing_key()), the same "
+                "in every process that enqueues", self.name)
+
+    # --- signals ---------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Warm shutdown: finish the current job, then leave (also from another thread)."""
+        self._stop_requested = True
+
+    def _install_signal_handlers(self) -> None:
+        self._previous_handlers = {}
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
+        # jobs keep the timeout handler installed between them; give the old one back at the end
+        self._previous_handlers[signal.SIGALRM] = signal.getsignal(signal.SIGALRM)
+        timeouts.install_handler()  # also how an operator's stop reaches a job
+
+    def _restore_signal_handlers(self) -> None:
+        for signum, handler in self._previous_handlers.items():
+            signal.signal(signum, handler)
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        """First SIGTERM/SIGINT: warm shutdown (the job in hand finishes); second: stop now
+        (the running job goes back to the front of its queue)."""
+        busy = self._state == WorkerState.BUSY
+        if self._stop_requested:
+            self._force_stop = True
+            logger.warning("worker %s: second signal, stopping now", self.name)
+            if self._interruptible:
+                raise StopRequested() if busy else ShutdownRequested()
+            return
+        self._stop_requested = True
+        logger.warning("worker %s: warm shutdown requested (signal %d); "
+                       "finishing the current job", self.name, signum)
+        if self._interruptible and not busy:
+            raise ShutdownRequested()
+
+    # --- other workers ---------------------------------------------------------------
+
+    @classmethod
+    def all(cls, connection: Redis | None = None, queue: Queue | None = None) -> list[WorkerInfo]:
+        """Live workers (a worker whose record expired has dropped off)."""
+        return live_workers(connection, queue.name if queue is not None else None)
+
+    @classmethod
+    def count(cls, connection: Redis | None = None, queue: Queue | None = None) -> int:
+        return len(cls.all(connection=connection, queue=queue))
+
+
+def _attempts(fields: dict[bytes, bytes]) -> int:
+    try:
+        return int(fields.get(b"attempts") or 0)
+    except ValueError:
+        return 0
+
+
+SimpleWorker = Worker

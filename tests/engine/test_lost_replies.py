@@ -1,0 +1,134 @@
+"""A worker's steps sent twice, as a worker does after a reconnect when it cannot know
+whether its request ran: the second call must do what the first did, never more. (The fault
+tests drive the same with real connection kills; these pin each case down.)"""
+
+from __future__ import annotations
+
+from django_jobqueue import Job, Queue, Retry
+from django_jobqueue.engine import keys, scripts, steps
+from django_jobqueue.engine.channel import Channel
+from tests.engine.jobs_queue import assert_in_one_place
+
+
+def _setup(connection, count=3, **options):
+    queue = Queue("lost", connection=connection)
+    jobs = [queue.enqueue("builtins.print", i, **options) for i in range(count)]
+    # the worker's record, as its first heartbeat writes it
+    connection.hset(keys.worker("w1"), mapping={"name": "w1", "current_job": ""})
+    return queue, jobs
+
+
+def _rec(taken: steps.Taken, ok: bool = True, retry: bool = False) -> steps.Recording:
+    attempt = int(taken.fields[b"attempts"])
+    return steps.Recording(job_id=taken.job_id, queue=taken.queue, worker="w1",
+                           attempt=attempt, entry=b"", succeeded=ok, result_ttl=60,
+                           exc_info="" if ok else "boom", retry=retry)
+
+
+TAKE = steps.Take("w1", 30, ["lost"])
+
+
+def test_a_take_sent_twice_hands_over_the_same_job(connection):
+    queue, jobs = _setup(connection)
+    channel = Channel(connection)
+    first = steps.take(channel, TAKE)  # its reply "lost"
+    again = steps.take(channel, TAKE)
+    assert again.job_id == first.job_id == jobs[0].id
+    assert again.fields[b"attempts"] == b"1"  # not taken a second time
+    assert queue.count == 2
+    assert queue.started_job_registry.get_job_ids() == [jobs[0].id]
+
+
+def test_finish_and_take_sent_twice_record_once_and_hand_over_the_same_next_job(connection):
+    queue, jobs = _setup(connection)
+    channel = Channel(connection)
+    taken = steps.take(channel, TAKE)
+    rec = _rec(taken)
+    verdict, following = steps.finish(channel, rec, then=TAKE)  # reply "lost"
+    verdict_again, following_again = steps.finish(channel, rec, then=TAKE)
+    assert (verdict, verdict_again) == ("finished", "recorded")
+    assert following.job_id == following_again.job_id == jobs[1].id
+    assert queue.count == 1  # jobs[2] was not taken
+    assert queue.finished_job_registry.get_job_ids() == [jobs[0].id]
+    assert connection.llen(keys.results(jobs[0].id)) == 0  # entry b"": nothing kept
+    for job, place in zip(jobs, ("finished", "started", "queue"), strict=True):
+        assert_in_one_place(connection, job.id, "lost", place)
+
+
+def test_a_failure_with_retry_sent_twice_uses_one_retry(connection):
+    queue, jobs = _setup(connection, count=2, retry=Retry(max=3))
+    channel = Channel(connection)
+    taken = steps.take(channel, TAKE)
+    rec = _rec(taken, ok=False, retry=True)
+    first, following = steps.fail(channel, rec, then=TAKE)
+    second, following_again = steps.fail(channel, rec, then=TAKE)
+    assert (first, second) == ("queued", "recorded")
+    assert following.job_id == following_again.job_id == jobs[1].id
+    assert Job.fetch(jobs[0].id, connection=connection).retries_left == 2
+    assert queue.get_job_ids() == [jobs[0].id]  # queued once, for its one retry
+
+
+def test_an_old_attempt_never_records_over_a_new_one(connection):
+    """Taken, lease lapsed, taken again by the same worker name: the first attempt's late
+    outcome is not this attempt's."""
+    queue, (job, *_) = _setup(connection, count=1)
+    channel = Channel(connection)
+    first = steps.take(channel, TAKE)
+    connection.zadd(keys.registry("started", "lost"), {job.id: 0})  # the lease lapsed
+    assert steps.recover_expired(connection, "lost", 10, 3).requeued == 1
+    second = steps.take(channel, TAKE)
+    assert second.fields[b"attempts"] == b"2"
+    verdict, _ = steps.finish(channel, _rec(first))
+    assert verdict == "lost"
+    assert Job.fetch(job.id, connection=connection).get_status() == "started"
+    verdict, _ = steps.finish(channel, _rec(second))
+    assert verdict == "finished"
+
+
+def test_a_recovered_job_is_still_recorded_by_its_slow_worker(connection):
+    """The lease lapsed and recovery put the job back on its queue, but no one took it yet:
+    the worker that ran it records it, and it leaves the queue (it does not run twice)."""
+    queue, (job, *_) = _setup(connection, count=1)
+    taken = steps.take(Channel(connection), TAKE)
+    connection.zadd(keys.registry("started", "lost"), {job.id: 0})
+    steps.recover_expired(connection, "lost", 10, 3)
+    assert queue.get_job_ids() == [job.id]
+    verdict, _ = steps.finish(connection, _rec(taken))
+    assert verdict == "finished"
+    assert queue.count == 0
+    assert_in_one_place(connection, job.id, "lost", "finished")
+
+
+def test_a_job_started_under_another_worker_is_never_handed_over(connection):
+    queue, jobs = _setup(connection)
+    steps.take(Channel(connection), steps.Take("w2", 30, ["lost"]))  # w2 has no record
+    connection.hset(keys.worker("w1"), "current_job", jobs[0].id)  # w1's record is wrong
+    taken = steps.take(Channel(connection), TAKE)
+    assert taken.job_id == jobs[1].id
+
+
+def test_a_worker_starting_again_under_its_name_takes_no_job_of_its_previous_life(connection):
+    """Its first heartbeat writes the record anew (current_job ''): the job its previous
+    process held comes back only through its lease, counted as a loss."""
+    queue, jobs = _setup(connection)
+    steps.take(Channel(connection), TAKE)  # the previous process took jobs[0], then died
+    scripts.load(connection, ["heartbeat"])
+    pipe = connection.pipeline(transaction=False)
+    steps.heartbeat_on(pipe, "w1", 60, 30, "", "", True, ["name", "w1"])
+    pipe.execute()
+    taken = steps.take(Channel(connection), TAKE)
+    assert taken.job_id == jobs[1].id
+    assert queue.started_job_registry.get_job_ids() == [jobs[0].id, jobs[1].id]
+
+
+def test_later_heartbeats_leave_the_current_job_to_the_steps(connection):
+    """A heartbeat's snapshot may be older than the take that just ran: it must not erase
+    what the take wrote (the record would then hide a job whose reply was lost)."""
+    queue, jobs = _setup(connection)
+    scripts.load(connection, ["heartbeat"])
+    taken = steps.take(Channel(connection), TAKE)
+    pipe = connection.pipeline(transaction=False)
+    steps.heartbeat_on(pipe, "w1", 60, 30, "", "", False, ["name", "w1"])  # idle snapshot
+    pipe.execute()
+    assert connection.hget(keys.worker("w1"), "current_job").decode() == taken.job_id
+    assert steps.take(Channel(connection), TAKE).job_id == taken.job_id
