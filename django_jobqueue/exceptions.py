@@ -2,6 +2,9 @@
 
 from .engine.exceptions import (
     DeserializationError,
+    EnqueueError,
+    EnqueueInterrupted,
+    EnqueueRefused,
     InvalidJobId,
     InvalidJobOperation,
     InvalidQueueName,
@@ -9,6 +12,7 @@ from .engine.exceptions import (
     JobQueueError,
     JobStopRequested,
     JobTimeoutException,
+    MissingDependency,
     NoRedisConnectionException,
     NoSuchJobError,
     SerializationError,
@@ -17,8 +21,9 @@ from .engine.exceptions import (
 )
 
 __all__ = [
-    "DeserializationError", "InvalidJobId", "InvalidJobOperation", "InvalidQueueName",
-    "InvalidSignature", "JobQueueError", "JobStopRequested", "JobTimeoutException",
+    "DeserializationError", "EnqueueError", "EnqueueInterrupted", "EnqueueRefused",
+    "InvalidJobId", "InvalidJobOperation", "InvalidQueueName", "InvalidSignature",
+    "JobQueueError", "JobStopRequested", "JobTimeoutException", "MissingDependency",
     "NoRedisConnectionException", "NoSuchJobError", "SerializationError", "ShutdownRequested",
     "StopRequested",
 ]

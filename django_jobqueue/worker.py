@@ -1,5 +1,5 @@
 """``django_jobqueue.worker``: RQ's import path (``rq.worker``) for the engine's names."""
 
-from .engine import SimpleWorker, Worker, WorkerInfo
+from .engine import SimpleWorker, Worker, WorkerInfo, WorkerState
 
-__all__ = ["SimpleWorker", "Worker", "WorkerInfo"]
+__all__ = ["SimpleWorker", "Worker", "WorkerInfo", "WorkerState"]

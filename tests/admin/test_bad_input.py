@@ -493,7 +493,7 @@ def test_stored_html_is_escaped_everywhere(admin_client, queue):
                                                      "worker_name": XSS})
     fields = ["name", XSS, "hostname", XSS, "pid", "1", "queues", "default", "birth",
               "1700000000", "state", XSS, "current_job", XSS]
-    scripts.get("heartbeat")(queue.connection, XSS, 60, 60, "", "", *fields)
+    scripts.get("heartbeat")(queue.connection, XSS, 60, 60, "", "", "", *fields)
     for url in (ADMIN, WORKERS, f"{ADMIN}default/failed/", f"{ADMIN}default/job/{job.id}/",
                 f"{ADMIN}default/failed/?q={job.id}"):
         response = admin_client.get(url)
@@ -517,7 +517,7 @@ def test_a_corrupt_worker_record(admin_client, queue, field, value):
               "birth": "1700000000", "state": "idle", "current_job": "",
               "successful_job_count": "1", "failed_job_count": "0",
               "total_working_time": "0"}
-    scripts.get("heartbeat")(queue.connection, "w1", 60, 60, "", "",
+    scripts.get("heartbeat")(queue.connection, "w1", 60, 60, "", "", "",
                              *[x for kv in record.items() for x in kv])
     queue.connection.hset(keys.worker("w1"), field, value)
     for url in (ADMIN, WORKERS, f"{ADMIN}default/", f"{ADMIN}-/stats.json", f"{ADMIN}-/metrics"):

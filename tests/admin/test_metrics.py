@@ -222,7 +222,7 @@ def test_prometheus_labels_are_escaped(admin_client, queue):
     fields = ["name", odd, "hostname", "h", "pid", "1", "queues", "default", "birth",
               f"{time.time():.6f}", "state", "idle", "current_job", "",
               "successful_job_count", "4", "failed_job_count", "0"]
-    scripts.get("heartbeat")(queue.connection, odd, 60, 60, "", "", *fields)
+    scripts.get("heartbeat")(queue.connection, odd, 60, 60, "", "", "", *fields)
     body = admin_client.get(f"{ADMIN}-/metrics").content.decode()
     samples = parse_prometheus(body)
     escaped = odd.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")

@@ -581,7 +581,7 @@ def test_a_worker_whose_record_expired_is_not_shown(admin_client, queue, connect
 
     worker = Worker([queue], connection=queue.connection)
     # the record a worker's heartbeat writes, then the worker is killed (no more heartbeats)
-    scripts.get("heartbeat")(queue.connection, worker.name, 60, 60, "", "", *worker.describe())
+    scripts.get("heartbeat")(queue.connection, worker.name, 60, 60, "", "", "", *worker.describe())
     try:
         assert parse(admin_client.get(WORKERS)).find("tr", data_worker=worker.name) is not None
         assert dashboard_counts(admin_client.get(ADMIN))["default"]["workers"] == 1

@@ -65,7 +65,8 @@ def test_the_rq_paths_hold_the_names_rq_users_import():
     from django_jobqueue.engine import exceptions as engine_exceptions
 
     defined = {n for n, v in vars(engine_exceptions).items()
-               if isinstance(v, type) and issubclass(v, BaseException)}
+               if isinstance(v, type) and issubclass(v, BaseException)
+               and v.__module__ == engine_exceptions.__name__}
     assert set(exceptions.__all__) == defined
 
 
