@@ -152,3 +152,40 @@ def alive_until(proc: subprocess.Popen, until: float) -> bool:
 def kill_own_process() -> None:
     """A job that takes its worker down with it (like a segfault or an OOM kill)."""
     os._exit(1)
+
+
+# --------------------------------------------------------------------------- executions counted
+# (tests/engine/test_faults_reconnect.py)
+
+EXEC_PREFIX = "faults:exec:"  # set per job: one member per execution of that job
+
+
+def exec_key(job_id: str) -> str:
+    return f"{EXEC_PREFIX}{job_id}"
+
+
+def counted(duration: float = 0.01, limit: float = 30.0) -> str:
+    """A job of about ``duration`` seconds that records each of its executions exactly once.
+
+    Every execution draws a fresh token ("<worker>:<pid>:<random>") and SADDs it to
+    ``exec_key(job id)``: redis-py resends a command on a dropped connection and this
+    function retries its own write until it succeeds (bounded by ``limit``), and a resent
+    SADD of the same token counts once, so the set has one member per execution, whatever
+    the faults. A fault never makes the job itself fail. Returns the token."""
+    import uuid
+
+    from redis.exceptions import RedisError
+
+    job = get_current_job()
+    token = f"{job.worker_name}:{os.getpid()}:{uuid.uuid4().hex}"
+    deadline = time.monotonic() + limit
+    while True:
+        try:
+            job.connection.sadd(exec_key(job.id), token)
+            break
+        except (RedisError, OSError):  # dropped, reset, cut mid-reply, Redis restarting
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+    time.sleep(duration)  # the job's work
+    return token
