@@ -329,8 +329,20 @@ class Job:
             raise SerializationError(explain_unserializable(self, exc)) from exc
         return self._data_blob
 
+    #: the fields serialized by freeze(), sent by the next enqueue instead of new ones
+    _frozen_fields: list[Any] | None = None
+
+    def freeze(self) -> None:
+        """Serialize the job now (bad arguments fail here) for an enqueue that happens later
+        (the Django layer's at-commit enqueue): it sends these fields, so the call is
+        serialized once, and later changes to the argument objects do not reach the job."""
+        self._frozen_fields = None
+        self._frozen_fields = self.stored_fields()
+
     def stored_fields(self) -> list[Any]:
         """Field/value pairs written at enqueue (status, origin and times come from Redis)."""
+        if self._frozen_fields is not None:
+            return self._frozen_fields
         fields: list[Any] = ["data", self.data_blob(), "func_name", self._func_name,
                              "priority", self.priority]
         if self._meta:

@@ -264,6 +264,8 @@ class Queue:
         chunks = [jobs[start:start + _BATCH] for start in range(0, len(jobs), _BATCH)]
         # every job is serialized (and checked) before anything is sent
         batches = [self._packed(chunk, due) for chunk in chunks]
+        for job, _ in jobs:
+            job._frozen_fields = None  # sent now: a later save() serializes anew
         if pipeline is not None:
             for packed in batches:
                 steps.enqueue_on(pipeline, self.name, inline, _INLINE_LEASE, packed)

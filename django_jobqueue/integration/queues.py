@@ -11,6 +11,7 @@ from django.db import transaction
 from .. import signals
 from ..engine.job import Job
 from ..engine.queue import Queue
+from ..engine.utils import parse_duration
 from .clients import get_client
 from .settings import COMMIT_MODES, load
 from .worker import DjangoWorker
@@ -34,14 +35,14 @@ class DjangoQueue(Queue):
         self.default_failure_ttl = default_failure_ttl
         self.commit_mode = commit_mode
 
-    def create_job(self, func: Any, args: Any = None, kwargs: dict | None = None,
-                   timeout: Any = None, job_id: str | None = None, **options: Any) -> Job:
-        if options.get("result_ttl") is None and self.default_result_ttl is not None:
-            options["result_ttl"] = self.default_result_ttl
-        if options.get("failure_ttl") is None and self.default_failure_ttl is not None:
-            options["failure_ttl"] = self.default_failure_ttl
-        return super().create_job(func, args=args, kwargs=kwargs, timeout=timeout,
-                                  job_id=job_id, **options)
+    def apply_defaults(self, job: Job) -> Job:
+        """The queue's TTL defaults for a job that sets none, on every enqueue path
+        (``enqueue_job`` of a ``Job.create`` job too)."""
+        if job.result_ttl is None and self.default_result_ttl is not None:
+            job.result_ttl = parse_duration(self.default_result_ttl, "DEFAULT_RESULT_TTL")
+        if job.failure_ttl is None and self.default_failure_ttl is not None:
+            job.failure_ttl = parse_duration(self.default_failure_ttl, "DEFAULT_FAILURE_TTL")
+        return super().apply_defaults(job)
 
     def pending_commit_alias(self) -> str | None:
         """The database alias whose commit an enqueue made now waits for; None when it
@@ -61,17 +62,10 @@ class DjangoQueue(Queue):
         if alias is None:
             return self._enqueue_now(jobs, due)
         for job, _ in jobs:
-            _serialize_now(job)
+            job.freeze()  # bad arguments fail at the call, not at the commit
             job.origin = self.name
-        transaction.on_commit(lambda: self._enqueue_at_commit(jobs, due), using=alias)
+        transaction.on_commit(lambda: self._enqueue_now(jobs, due), using=alias)
         return [job for job, _ in jobs]
-
-    def _enqueue_at_commit(self, jobs: list[tuple[Job, bool]], due: float | None) -> None:
-        try:
-            self._enqueue_now(jobs, due)
-        finally:
-            for job, _ in jobs:
-                vars(job).pop("stored_fields", None)  # back to the class's method
 
     def _enqueue_now(self, jobs: list[tuple[Job, bool]], due: float | None) -> list[Job]:
         """Enqueue, then send ``job_enqueued`` for each job that reached Redis (a duplicate
@@ -81,14 +75,6 @@ class DjangoQueue(Queue):
             if result is job:
                 signals.send(signals.job_enqueued, sender=type(self), job=job, queue=self)
         return enqueued
-
-
-def _serialize_now(job: Job) -> None:
-    """Serialize the job at the call, as an enqueue outside a transaction does: bad arguments
-    fail here, not at the commit; changes made to the arguments afterwards do not reach the
-    job; and the commit sends these fields instead of serializing them a second time."""
-    fields = job.stored_fields()
-    job.stored_fields = lambda: fields  # type: ignore[method-assign]
 
 
 def get_queue(name: str = "default", *, default_timeout: Any = None,

@@ -10,7 +10,7 @@ import pytest
 import redis
 from django.test.utils import override_settings
 
-from django_jobqueue import Worker, get_connection, get_queue, get_worker
+from django_jobqueue import Job, Worker, get_connection, get_queue, get_worker
 from django_jobqueue.integration import clients
 from django_jobqueue.integration.queues import DjangoQueue
 from tests.django.conftest import jobqueue_settings
@@ -83,6 +83,10 @@ def test_get_queue_applies_queue_options(redis_url):
         job = queue.enqueue("os.getpid")
         assert (job.timeout, job.result_ttl, job.failure_ttl) == (600, 60, 120)
         assert queue.serializer.name == "json"
+        # a job made with Job.create gets the queue's defaults too (enqueue_job)
+        made = queue.enqueue_job(Job.create("os.getpid", connection=queue.connection))
+        stored = Job.fetch(made.id, connection=queue.connection)
+        assert (stored.timeout, stored.result_ttl, stored.failure_ttl) == (600, 60, 120)
 
 
 def test_unknown_queue_names_the_configured_ones():

@@ -16,6 +16,7 @@ from django_jobqueue import (
     Queue,
     Result,
     Retry,
+    SerializationError,
     Worker,
 )
 from django_jobqueue.engine import keys
@@ -415,3 +416,26 @@ def test_cancel_is_refused_once_the_job_started_or_ended(connection, queue, redi
     gone.delete()
     with pytest.raises(NoSuchJobError):
         gone.cancel()
+
+
+def test_a_frozen_job_sends_what_it_was_when_frozen(connection):
+    """freeze() serializes at once (the Django layer's at-commit enqueue): later changes to
+    the argument objects do not reach the job, and the enqueue does not serialize again."""
+    payload = {"n": 1}
+    queue = Queue("frozen", connection=connection)
+    job = Job.create("builtins.print", args=(payload,), connection=connection)
+    job.freeze()
+    payload["n"] = 2
+    queue.enqueue_job(job)
+    assert Job.fetch(job.id, connection=connection).args == ({"n": 1},)
+    job.meta["after"] = True  # once sent, the job serializes anew
+    job.save()
+    assert Job.fetch(job.id, connection=connection).meta == {"after": True}
+
+
+def test_freeze_raises_for_an_argument_that_cannot_be_serialized(connection):
+    import threading
+
+    job = Job.create("builtins.print", args=(threading.Lock(),), connection=connection)
+    with pytest.raises(SerializationError, match="argument 0"):
+        job.freeze()
