@@ -7,23 +7,19 @@ from :data:`MOVES`.
 
 ::
 
-                 enqueue (due)        schedule (due time came)
-      ┌────────────────────────▶ scheduled ─────────────┐
-      │          enqueue (depends_on)                    ▼
-   (new) ──────────────────────▶ deferred ──release──▶ queued ◀──── recover (lease lapsed)
-      │          enqueue                                 │  ▲         requeue (failed/stopped)
-      └──────────────────────────────────────────────────┘  │         operator requeue
-                                                            │ take
-          cancel: queued / scheduled / deferred → canceled   ▼
-                                              ┌──────── started ────────┐
-                                       finish │      fail (retry) │     │ fail / stop /
-                                              ▼       → queued or │     │ recover (lost too
-                                          finished    scheduled   ▼     │ often) → failed,
-                                                                        ▼ stopped
-                                                                 failed │ stopped
+    (new) ──enqueue──────────────▶ queued ──take──▶ started ──finish──▶ finished
+    (new) ──enqueue, due later───▶ scheduled ──due time──▶ queued
+    (new) ──enqueue, depends_on──▶ deferred ──every dependency finished──▶ queued
+    started ──fail──▶ failed, or queued | scheduled while a retry is left
+    started ──stop──▶ stopped
+    started ──recover (its lease lapsed)──▶ queued (at the front), or failed once the job
+                                           has lost too many workers
+    queued | scheduled | deferred ──cancel──▶ canceled
+    failed | stopped ──requeue──▶ queued     (an operator may also requeue canceled, finished)
+    any status but started ──quarantine──▶ failed          any status ──delete──▶ (gone)
 
-   delete: any status → gone.  quarantine: any status but started → failed.
-   A finished, failed, stopped or canceled job's id may be enqueued again: it is replaced.
+    Enqueueing an id that is finished, failed, stopped or canceled replaces that job; an id
+    that is queued, scheduled, deferred or started is a duplicate and stays as it is.
 
 Every arrow is one Lua script (one atomic step), so a job is always in exactly one place:
 its queue, or one registry of its queue (:data:`PLACE`).
