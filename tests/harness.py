@@ -36,6 +36,7 @@ __all__ = [
     "RedisServerError",
     "find_redis_server",
     "free_port",
+    "run_python",
     "wait_until",
 ]
 
@@ -72,6 +73,20 @@ def wait_until(
         if remaining <= 0:
             raise AssertionError(message or f"condition {predicate!r} not met within {timeout:g}s")
         time.sleep(min(interval, remaining))
+
+
+def run_python(code: str, **env_changes: str | None) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh interpreter from the repository root; an environment variable
+    given as None is removed."""
+    env = dict(os.environ)
+    for name, value in env_changes.items():
+        if value is None:
+            env.pop(name, None)
+        else:
+            env[name] = value
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return subprocess.run([sys.executable, "-c", code], cwd=root, env=env, capture_output=True,
+                          text=True, timeout=60)
 
 
 def free_port(host: str = LOOPBACK) -> int:

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import ast
 import importlib
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,22 +16,12 @@ import django_jobqueue
 from django_jobqueue import engine, get_connection
 from django_jobqueue.integration.clients import get_client
 from tests.django.conftest import jobqueue_settings
+from tests.harness import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "django_jobqueue"
 RQ_PATHS = ["command", "connections", "exceptions", "job", "queue", "registry", "results",
             "serializers", "worker"]
-
-
-def run_python(code: str, **env_changes: str | None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    for name, value in env_changes.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
 
 
 # --------------------------------------------------------------------------- RQ paths

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import ast
 import io
-import os
 import re
-import subprocess
-import sys
 import tokenize
 from pathlib import Path
 
 import pytest
+
+from tests.harness import run_python
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "django_jobqueue"
@@ -47,17 +46,6 @@ def string_literals(path: Path) -> list[tuple[int, str]]:
             if tok.type in kinds:
                 found.append((tok.start[0], tok.string))
     return found
-
-
-def run_python(code: str, **env_changes: str | None) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    for name, value in env_changes.items():
-        if value is None:
-            env.pop(name, None)
-        else:
-            env[name] = value
-    return subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=60)
 
 
 def test_the_engine_is_where_we_expect_it():
