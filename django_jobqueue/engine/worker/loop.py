@@ -21,7 +21,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import signal
 import socket
 import threading
 import time
@@ -44,6 +43,7 @@ from ..utils import refuse_unknown
 from .info import WorkerInfo, live_workers
 from .lease import LeaseKeeper, Maintenance, Snapshot, TickReport
 from .outages import GaveUp, Reconnector, give_back, record_before, register_death
+from .shutdown import ShutdownSignals
 
 logger = logging.getLogger("django_jobqueue.worker")
 
@@ -71,7 +71,7 @@ class WorkerState(str, Enum):
         return self.value
 
 
-class Worker:
+class Worker(ShutdownSignals):
     """Serves queues in strict priority order (the first queue with a job wins)."""
 
     def __init__(
@@ -290,7 +290,9 @@ class Worker:
                 continue
             self._state = WorkerState.IDLE
             if burst:  # a due scheduled job may be waiting: one tick moves it
-                if not self._call(lambda: self._keeper.tick(force=True)).moved:
+                report = self._call(lambda: self._keeper.tick(force=True))
+                self._apply(report)
+                if not report.moved:
                     break
             elif max_idle_time is not None and time.monotonic() - idle_since >= max_idle_time:
                 break
@@ -420,42 +422,6 @@ class Worker:
                 "anyone who can write to this Redis can run code in this worker. Set "
                 "JOBQUEUE_SIGNING_KEY (or --signing-key-file, or set_signing_key()), the same "
                 "in every process that enqueues", self.name)
-
-    # --- signals ---------------------------------------------------------------------
-
-    def request_stop(self) -> None:
-        """Warm shutdown: finish the current job, then leave (also from another thread)."""
-        self._stop_requested = True
-
-    def _install_signal_handlers(self) -> None:
-        self._previous_handlers = {}
-        if threading.current_thread() is not threading.main_thread():
-            return
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            self._previous_handlers[signum] = signal.signal(signum, self._on_signal)
-        # jobs keep the timeout handler installed between them; give the old one back at the end
-        self._previous_handlers[signal.SIGALRM] = signal.getsignal(signal.SIGALRM)
-        timeouts.install_handler()  # also how an operator's stop reaches a job
-
-    def _restore_signal_handlers(self) -> None:
-        for signum, handler in self._previous_handlers.items():
-            signal.signal(signum, handler)
-
-    def _on_signal(self, signum: int, frame: Any) -> None:
-        """First SIGTERM/SIGINT: warm shutdown (the job in hand finishes); second: stop now
-        (the running job goes back to the front of its queue)."""
-        busy = self._state == WorkerState.BUSY
-        if self._stop_requested:
-            self._force_stop = True
-            logger.warning("worker %s: second signal, stopping now", self.name)
-            if self._interruptible:
-                raise StopRequested() if busy else ShutdownRequested()
-            return
-        self._stop_requested = True
-        logger.warning("worker %s: warm shutdown requested (signal %d); "
-                       "finishing the current job", self.name, signum)
-        if self._interruptible and not busy:
-            raise ShutdownRequested()
 
     # --- other workers ---------------------------------------------------------------
 
