@@ -2,8 +2,8 @@
 together with the take of the next one, repeat.
 
 A processed job costs one round trip when busy. Heartbeats, recovery and scheduling run on
-the maintenance thread (lease.py); riding out a lost connection is outages.py; what a signal
-does is decided here, where the loop's state is.
+the maintenance thread (lease.py); riding out a lost connection is outages.py; what SIGTERM
+and SIGINT do is shutdown.py.
 
 States (:class:`WorkerState`, published in the worker's record)::
 
