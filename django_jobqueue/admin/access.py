@@ -16,7 +16,8 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .data import NotFound
+from ..engine.queue import QUEUE_NAME_PATTERN
+from .data import NotFound, valid_job_id
 
 VIEW = "django_jobqueue.view_queue"
 CHANGE_PERM = "django_jobqueue.change_queue"
@@ -92,10 +93,20 @@ class Links:
     def job(self, queue: str, job_id: str) -> str:
         return self._reverse("jobqueue_job", queue, job_id)
 
-    def job_urls(self, queue: str) -> Callable[[str], str]:
-        """job id -> URL of its page, reversing once (a page of 500 rows)."""
+    def job_urls(self, queue: str) -> Callable[[str], str | None]:
+        """job id -> URL of its page, reversing once (a page of 500 rows); None for an id
+        from Redis that is no job id (the page shows it as text)."""
         head, _, tail = self.job(queue, "JOBID0").rpartition("JOBID0")
-        return lambda job_id: head + job_id + tail
+        return lambda job_id: (head + job_id + tail) if valid_job_id(job_id) else None
+
+    def job_if_valid(self, queue: str, job_id: str) -> str | None:
+        """A stored id's page: only a valid job id becomes a link (anything else would not
+        reverse, or would link somewhere else)."""
+        return self.job(queue, job_id) if valid_job_id(job_id) else None
+
+    def queue_if_valid(self, queue: str) -> str | None:
+        """A queue's page for a queue name read from Redis (None: shown as text)."""
+        return self.queue(queue) if QUEUE_NAME_PATTERN.fullmatch(queue) else None
 
     def state_urls(self, queue: str) -> Callable[[str], str]:
         """state -> URL of the queue's tab, reversing once."""
@@ -105,6 +116,10 @@ class Links:
     def find(self, object_id: str) -> str:
         """A job's page by id alone (its queue looked up when followed)."""
         return self._reverse("jobqueue_find", object_id)
+
+    def find_if_valid(self, job_id: str) -> str | None:
+        """:meth:`find` for a job id read from Redis (None when it is no job id)."""
+        return self.find(job_id) if valid_job_id(job_id) else None
 
     def job_action(self, queue: str, job_id: str, action: str) -> str:
         return self._reverse("jobqueue_job_action", queue, job_id, action)
@@ -132,12 +147,3 @@ def page_context(request: HttpRequest, site: Any, title: str, **extra: Any) -> d
 
     return {**site.each_context(request), "title": title, "links": Links(request),
             "can_change": can_change(request.user), "opts": Queue._meta, **extra}
-
-
-def tab_of(status: str | None) -> str:
-    """The queue tab that lists a job of this status (stopped jobs sit with the failed)."""
-    from ..engine.overview import STATES
-
-    if status == "stopped":
-        return "failed"
-    return status if status in STATES else "queued"

@@ -14,6 +14,7 @@ from django.template.response import TemplateResponse
 from ..engine import keys, overview
 from ..engine.moves import apply_to_many
 from ..engine.queue import Queue
+from ..engine.states import tab_of
 from . import data
 from .access import (
     Links,
@@ -22,7 +23,6 @@ from .access import (
     guarded,
     log_actions,
     page_context,
-    tab_of,
 )
 
 JOB_ACTION_LABELS = {"requeue": "Requeue", "cancel": "Cancel job", "stop": "Stop job",

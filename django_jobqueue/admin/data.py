@@ -5,22 +5,18 @@ from __future__ import annotations
 
 import pprint
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from django.utils import timezone
-
-from ..engine import keys, utils
+from ..engine import fields, keys, utils
 from ..engine.calls import JOB_ID_PATTERN
-from ..engine.job import JobStatus
-from ..engine.moves import REQUEUE_ALLOWED
 from ..engine.queue import Queue
 from ..engine.results import RESULTS_KEPT, Result
 from ..engine.serializers import loads_signed, serializer_for
-from ..engine.utils import from_timestamp
+from ..engine.states import operator_actions
 from ..integration import settings
 from ..integration.clients import get_client
 from ..integration.queues import get_queue
+from .times import shown_time
 
 #: characters of a value shown before "show all"
 SHORT = 300
@@ -54,7 +50,8 @@ def job_origin(queue_name: str, job_id: str) -> str | None:
 @dataclass
 class Value:
     """One field of the job page: ``text`` (escaped by the template), shortened to
-    ``short`` when long; ``problem`` when it could not be read."""
+    ``short`` when long; ``problem`` when it could not be read (the text, if any, is what
+    is stored); ``note`` when it is shown other than usual (a time in UTC)."""
 
     label: str
     text: str = ""
@@ -63,6 +60,7 @@ class Value:
     link: str | None = None
     #: the preview of a long value shows its end (a traceback's error), not its start
     tail: bool = False
+    note: str = ""
 
     def __post_init__(self) -> None:
         if len(self.text) > LONGEST:  # a page never carries megabytes of one value
@@ -78,30 +76,30 @@ class Value:
         return "…" + self.text[-SHORT:] if self.tail else self.text[:SHORT] + "…"
 
 
+def time_value(label: str, value: Any) -> Value:
+    """A time (a datetime, or a stored value that should be one) through the one formatter."""
+    shown = shown_time(value)
+    if shown is None:
+        return Value(label)
+    if shown.problem:
+        return Value(label, shown.day, problem=shown.problem)
+    return Value(label, str(shown), note=shown.note)
+
+
 @dataclass
 class JobDetail:
     id: str
     queue: str
+    #: as stored (an unknown status too), for display
     status: str | None
     func_name: str | None
     fields: list[Value]
     call: list[Value]
     results: list[dict[str, Any]]
     problems: list[str]
-    dependency_ids: list[str]
+    #: what an operator may do with it (the engine's state machine decides)
+    actions: list[str]
     raw_fields: list[tuple[str, str]]
-
-    @property
-    def actions(self) -> list[str]:
-        """What an operator may do with the job in its status (see moves.apply_to_many)."""
-        found = []
-        if self.status in REQUEUE_ALLOWED:
-            found.append("requeue")
-        if self.status in ("queued", "scheduled", "deferred"):
-            found.append("cancel")
-        if self.status == "started":
-            found.append("stop")
-        return [*found, "delete"]
 
 
 def valid_job_id(job_id: str) -> bool:
@@ -109,7 +107,8 @@ def valid_job_id(job_id: str) -> bool:
 
 
 def read_job(queue: Queue, job_id: str) -> JobDetail:
-    """Every field of one job that can be shown (one round trip)."""
+    """Every field of one job that can be shown (one round trip), read with the engine's
+    lenient decoder: a corrupt field is shown as stored, saying what is wrong with it."""
     if not valid_job_id(job_id):
         raise NotFound(f"{job_id!r} is not a job id.")
     pipe = queue.connection.pipeline(transaction=False)
@@ -120,64 +119,81 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
     raw, results, ttl, due = pipe.execute()
     if not raw:
         raise NotFound(f"No job {job_id!r} (it may have expired or been deleted).")
-    get = lambda name: raw.get(name.encode())  # noqa: E731
-    if decode_text(get("origin")) != queue.name:
+    if decode_text(raw.get(b"origin")) != queue.name:
         raise NotFound(f"Job {job_id!r} does not belong to queue {queue.name!r}.")
-    problems: list[str] = []
-    serializer = _serializer(get("serializer"), queue.serializer, problems)
+    found, wrong = _decode(raw)
+    problems = list(wrong.values())
 
-    def text(label: str, name: str) -> Value:
-        return Value(label, decode_text(get(name)))
+    def shown(label: str, name: str, **options: Any) -> Value:
+        stored = raw.get(name.encode())
+        if name in fields.TIME_FIELDS:
+            return time_value(label, found.get(name, stored))
+        if name in wrong:  # as stored, and what is wrong with it
+            return Value(label, decode_text(stored), problem=wrong[name], **options)
+        value = found.get(name)
+        if isinstance(value, list):
+            return Value(label, ", ".join(str(item) for item in value), **options)
+        return Value(label, "" if value is None else str(value), **options)
 
-    def stamp(label: str, name: str) -> Value:
-        value = get(name)
-        try:
-            when = from_timestamp(value)
-        except (TypeError, ValueError, OverflowError, OSError):
-            return Value(label, decode_text(value), problem="not a timestamp")
-        return Value(label, format_time(when))
-
-    status = decode_text(get("status")) or None
-    status_value = Value("Status", status or "")
-    if status and status not in JobStatus._value2member_map_:
-        status_value.problem = "unknown status"
-    deps = [d for d in decode_text(get("dependency_ids")).split(",") if d]
+    # as stored, even when unknown; a page never carries a long one twice
+    status = decode_text(raw.get(b"status"))[:SHORT] or None
+    serializer = _serializer(raw.get(b"serializer"), queue.serializer, problems)
     parsed_results = [_result(job_id, b, serializer) for b in results]
-    fields = [status_value, text("Function", "func_name"), text("Description", "description")]
-    exc_info = decode_text(get("exc_info"))
-    if exc_info:  # what went wrong comes first, its last lines (the error) in view
-        fields.append(Value("Traceback", exc_info, pre=True, tail=True))
+    fields_shown = [shown("Status", "status"), shown("Function", "func_name"),
+                    shown("Description", "description")]
+    if raw.get(b"exc_info"):  # what went wrong comes first, its last lines (the error) in view
+        fields_shown.append(shown("Traceback", "exc_info", pre=True, tail=True))
     if status == "finished" and parsed_results and parsed_results[0]["type"] == "finished":
-        fields.append(Value("Result", parsed_results[0]["value"].text, pre=True))
+        fields_shown.append(Value("Result", parsed_results[0]["value"].text, pre=True))
     if due is not None:
-        fields.append(Value("Scheduled for", format_time(from_timestamp(due))))
-    fields += [
-        text("Queue", "origin"), text("Worker", "worker_name"),
-        stamp("Created", "created_at"), stamp("Enqueued", "enqueued_at"),
-        stamp("Started", "started_at"), stamp("Ended", "ended_at"),
-        text("Timeout (s)", "timeout"), text("Result TTL (s)", "result_ttl"),
-        text("Failure TTL (s)", "failure_ttl"), text("TTL (s)", "ttl"),
+        fields_shown.append(time_value("Scheduled for", due))
+    fields_shown += [
+        shown("Queue", "origin"), shown("Worker", "worker_name"),
+        shown("Created", "created_at"), shown("Enqueued", "enqueued_at"),
+        shown("Started", "started_at"), shown("Ended", "ended_at"),
+        shown("Timeout (s)", "timeout"), shown("Result TTL (s)", "result_ttl"),
+        shown("Failure TTL (s)", "failure_ttl"), shown("TTL (s)", "ttl"),
         Value("Expires in", _expires_in(ttl)),
-        text("Priority", "priority"), text("Attempts", "attempts"),
-        text("Retries left", "retries_left"), text("Retry max", "retry_max"),
-        text("Retry intervals (s)", "retry_intervals"),
-        Value("On worker lost", decode_text(get("on_worker_lost")) or "requeue (the default)"),
-        text("Workers lost", "lost_count"),
-        stamp("Last worker lost at", "last_lost_at"), text("Last lost worker", "last_lost_worker"),
-        text("Serializer", "serializer"),
+        shown("Priority", "priority"), shown("Attempts", "attempts"),
+        shown("Retries left", "retries_left"), shown("Retry max", "retry_max"),
+        shown("Retry intervals (s)", "retry_intervals"),
+        shown("On worker lost", "on_worker_lost"), shown("Workers lost", "lost_count"),
+        shown("Last worker lost at", "last_lost_at"),
+        shown("Last lost worker", "last_lost_worker"), shown("Serializer", "serializer"),
     ]
-    fields = [v for v in fields if v.text or v.problem or v.label not in OPTIONAL]
-    for value in fields:
-        if value.text == "" and not value.problem:
+    fields_shown = [v for v in fields_shown if v.text or v.problem or v.label not in OPTIONAL]
+    for value in fields_shown:
+        if value.label == "On worker lost" and not value.text and not value.problem:
+            value.text = "requeue (the default)"
+        elif value.text == "" and not value.problem:
             value.text = "—"
-    call = _call_values(get("data"), get("meta"), serializer, problems)
+    if "dependency_ids" in wrong:
+        fields_shown.append(shown("Dependency", "dependency_ids"))
+    # one row each; the page links those that are job ids
+    fields_shown += [Value("Dependency", d) for d in found.get("dependency_ids", [])]
+    call = _call_values(found.get("data"), found.get("meta"), serializer, problems)
     return JobDetail(
-        id=job_id, queue=queue.name, status=status, func_name=decode_text(get("func_name")),
-        fields=fields, call=call, results=parsed_results,
-        problems=problems, dependency_ids=deps,
+        id=job_id, queue=queue.name, status=status,
+        func_name=found.get("func_name") or decode_text(raw.get(b"func_name")),
+        fields=fields_shown, call=call, results=parsed_results, problems=problems,
+        actions=operator_actions(found.get("status")),
         raw_fields=[(decode_text(k), _raw(v)) for k, v in sorted(raw.items())]
         if problems else [],
     )
+
+
+def _decode(raw: dict[bytes, bytes]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The job hash through the engine's lenient decoder, one field at a time so that each
+    problem is known by its field: (decoded values, field -> what is wrong with it). An
+    unknown status counts as none (the job may still be deleted)."""
+    found: dict[str, Any] = {}
+    wrong: dict[str, str] = {}
+    for key, stored in raw.items():
+        problems: list[str] = []
+        found.update(fields.decode_job({key: stored}, lenient=True, problems=problems))
+        if problems:
+            wrong[decode_text(key)] = problems[0]
+    return found, wrong
 
 
 #: rows of the job page left out when the job does not set them
@@ -235,13 +251,17 @@ def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
 
 
 def _result(job_id: str, blob: bytes, serializer: Any) -> dict[str, Any]:
-    result = Result.from_payload(job_id, blob, serializer)
+    try:
+        result = Result.from_payload(job_id, blob, serializer)
+    except Exception as exc:  # shown, never raised (e.g. a time no datetime holds)
+        result = Result(job_id, Result.Type.FAILED,
+                        exc_string=f"Malformed result entry: {type(exc).__name__}: {exc}")
     text = safe_repr(result.return_value) if result.type == Result.Type.SUCCESSFUL \
         else (result.exc_string or "")
     label = "finished" if result.type == Result.Type.SUCCESSFUL else result.type.name.lower()
     return {
         "type": label, "worker": result.worker_name,
-        "started_at": format_time(result.started_at), "ended_at": format_time(result.ended_at),
+        "started_at": shown_time(result.started_at), "ended_at": shown_time(result.ended_at),
         "duration": f"{result.duration * 1000:.1f} ms" if result.duration is not None else "",
         "value": Value("Outcome", text, pre=True, tail=result.type != Result.Type.SUCCESSFUL),
     }
@@ -264,8 +284,3 @@ def _raw(value: bytes) -> str:
     except UnicodeDecodeError:
         return f"<{len(value)} bytes of binary data>"
     return text if text.isprintable() else f"<{len(value)} bytes>"
-
-
-def format_time(when: datetime | None) -> str:
-    """In the current time zone (as the listings show times), with its name."""
-    return timezone.localtime(when).strftime("%Y-%m-%d %H:%M:%S %Z") if when else ""

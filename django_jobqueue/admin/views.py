@@ -4,19 +4,19 @@ Redis round trips, however many jobs a queue holds."""
 from __future__ import annotations
 
 import math
-from datetime import datetime
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.utils import timezone
 
 from ..engine import keys, overview
-from ..engine.utils import from_timestamp
+from ..engine.states import tab_of
+from ..engine.worker.info import WorkerInfo
 from ..integration import settings
 from ..integration.overview import read_overview
 from . import actions, data
-from .access import Links, can_view, guarded, page_context, tab_of
+from .access import Links, can_view, guarded, page_context
+from .times import shown_time
 
 PAGE_SIZES = (10, 25, 50, 100, 250, 500)
 DEFAULT_PAGE_SIZE = 25
@@ -78,10 +78,10 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
         scores_in=overview.state_key(q.name, state) if scheduled else None) if row]
     job_url = links.job_urls(q.name)
     for row in rows:
-        row.url = job_url(row.id)
+        row.url = job_url(row.id)  # None for an id that is no job id: shown as text
         # a scheduled job has not been enqueued yet: show when it is due instead
-        first = _from_score(row.score) if scheduled else row.enqueued_at
-        row.times = [_short_time(t) for t in (first, row.started_at, row.ended_at)]
+        first = row.score if scheduled else row.enqueued_at
+        row.times = [shown_time(t) for t in (first, row.started_at, row.ended_at)]
     pages = max(1, math.ceil(total / params["per_page"]))
     return TemplateResponse(request, "django_jobqueue/queue.html", page_context(
         request, site, f"Queue {q.name}: {STATE_LABELS[state].lower()} jobs", queue=q.name,
@@ -159,16 +159,19 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
     job = data.read_job(q, job_id)
     links = Links(request)
     for value in job.fields:
-        if value.label == "Queue" and not value.problem:
+        if value.problem:
+            continue
+        if value.label == "Queue":
             value.link = links.queue(q.name)
         elif value.label == "Worker" and value.text != "—":
             value.link = links.workers()
+        elif value.label == "Dependency":  # an id that is no job id stays text
+            value.link = links.job_if_valid(q.name, value.text)
     return TemplateResponse(request, "django_jobqueue/job.html", page_context(
         request, site, f"Job {job.id}", queue=q.name, job=job,
         state_url=links.queue(q.name, tab_of(job.status)),
         action_urls=[(a, actions.JOB_ACTION_LABELS[a], links.job_action(q.name, job.id, a),
                       actions.QUESTIONS.get(a)) for a in job.actions],
-        dependency_links=[(d, links.job(q.name, d)) for d in job.dependency_ids],
     ))
 
 
@@ -190,29 +193,24 @@ def object_redirect(request: HttpRequest, object_id: str, site: Any) -> HttpResp
 @guarded(can_view)
 def workers_page(request: HttpRequest, site: Any) -> HttpResponse:
     found = read_overview()
-    configured = set(settings.load().queues)
     links = Links(request)
-    workers = [(w, [(name, links.queue(name) if name in configured else None)
-                    for name in w.queue_names],
-                links.find(w.current_job_id) if w.current_job_id else None)
-               for w in sorted(found.workers, key=lambda w: w.name)]
+    workers = [_worker_row(w, links) for w in sorted(found.workers, key=lambda w: w.name)]
     return TemplateResponse(request, "django_jobqueue/workers.html", page_context(
         request, site, "Workers", workers=workers, errors=found.errors))
 
 
-def _from_score(score: float | None) -> datetime | None:
-    try:
-        return from_timestamp(score)
-    except (TypeError, ValueError, OverflowError, OSError):
-        return None
-
-
-def _short_time(when: datetime | None) -> tuple[str, str]:
-    """(date, time) in the current time zone, shown on two lines to keep rows narrow."""
-    if when is None:
-        return "", ""
-    local = timezone.localtime(when)
-    return local.strftime("%Y-%m-%d"), local.strftime("%H:%M:%S")
+def _worker_row(worker: WorkerInfo, links: Links) -> dict[str, Any]:
+    """What a row of the workers page shows; names from the worker's record become links
+    only when they name a configured queue or a job id."""
+    configured = settings.load().queues
+    return {
+        "worker": worker,
+        "queues": [(name, links.queue_if_valid(name) if name in configured else None)
+                   for name in worker.queue_names],
+        "current_url": links.find_if_valid(worker.current_job_id)
+        if worker.current_job_id else None,
+        "birth": shown_time(worker.birth), "last_heartbeat": shown_time(worker.last_heartbeat),
+    }
 
 
 def _age(seconds: float | None) -> str:

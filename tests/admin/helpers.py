@@ -146,6 +146,15 @@ def dashboard_counts(response: Any) -> dict[str, dict[str, int]]:
     return out
 
 
+def field_cell(doc: Element, label: str) -> Element:
+    """The value cell of the job page's row with this label (the first, if several)."""
+    for row in doc.find_all("tr"):
+        th = row.find("th")
+        if th is not None and th.clean_text == label:
+            return row.one("td")
+    raise AssertionError(f"no row {label!r}")
+
+
 def listed_ids(response: Any) -> list[str]:
     table = parse(response).one("table", id="jobqueue-jobs")
     return [tr.get("data-job-id") for tr in table.find_all("tr", data_job_id=True)]
