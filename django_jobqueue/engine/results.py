@@ -7,8 +7,8 @@ from enum import IntEnum
 from typing import Any
 
 from .exceptions import DeserializationError, SerializationError
+from .fields import lenient_time
 from .serializers import dumps_signed, loads_signed
-from .utils import from_timestamp
 
 #: executions kept per job, newest first
 RESULTS_KEPT = 10
@@ -87,13 +87,20 @@ class Result:
                 return_value=entry.get("v"),
                 exc_string=entry.get("e"),
                 worker_name=entry.get("w") or "",
-                started_at=from_timestamp(entry.get("s")),
-                ended_at=from_timestamp(entry.get("f")),
+                # a corrupt time reads as none (an odd entry must not hide the others)
+                started_at=_time(entry.get("s")),
+                ended_at=_time(entry.get("f")),
             )
         except DeserializationError as exc:
             return cls(job_id, cls.Type.FAILED, exc_string=f"Unreadable result: {exc}")
         except (KeyError, TypeError, ValueError) as exc:
             return cls(job_id, cls.Type.FAILED, exc_string=f"Malformed result entry: {exc!r}")
+
+
+def _time(value: object) -> datetime | None:
+    if value is None or isinstance(value, bool):
+        return None
+    return lenient_time(value if isinstance(value, str | bytes) else repr(value))
 
 
 def type_name(exc: BaseException) -> str:

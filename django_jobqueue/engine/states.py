@@ -125,16 +125,26 @@ OPERATOR_ACTIONS = {"requeue": "operator_requeue", "cancel": "cancel", "stop": "
 
 
 def operator_actions(status: str | None) -> list[str]:
-    """What an operator may do with a job of this status (the admin shows these buttons)."""
+    """What an operator may do with a job of this status (the admin shows these buttons); an
+    unknown status counts as none (such a job can still be deleted)."""
+    if status not in JobStatus._value2member_map_:
+        status = None
     return [action for action, move in OPERATOR_ACTIONS.items() if MOVES[move].allows(status)]
 
 
 def place_of(status: str | None) -> str:
-    """The tab that lists a job of this status ("queued" for an unknown one)."""
+    """Where a job of this status lives: "queue" or a registry kind ("queue" for an unknown
+    status)."""
     try:
         return PLACE[JobStatus(status)]
     except ValueError:
-        return "queued"
+        return "queue"
+
+
+def tab_of(status: str | None) -> str:
+    """The queue tab (:data:`TABS`) that lists a job of this status."""
+    place = place_of(status)
+    return "queued" if place == "queue" else place
 
 
 # --- TTL defaults (seconds) ------------------------------------------------------------------

@@ -9,7 +9,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from ..engine import overview
-from ..engine.worker import WorkerInfo
+from ..engine.worker.info import WorkerInfo
 from .clients import get_client
 from .settings import UnknownQueue, load
 
