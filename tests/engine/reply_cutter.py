@@ -2,7 +2,8 @@
 its reply (and the connection): the exact "it ran, the reply was lost" case, on demand.
 
 ``ReplyCutter(host, port).cut_after(n)``: the next ``n`` EVALSHA replies pass, the one after
-them is withheld and the client's connection is closed; everything else passes untouched.
+them is withheld and the client reads end-of-file; every request the client wrote still
+reaches Redis; everything else passes untouched.
 """
 
 from __future__ import annotations
@@ -103,7 +104,10 @@ class ReplyCutter:
         except OSError:
             pass
         finally:
-            _close(upstream)
+            try:  # Redis runs what it got, then closes: the reply pump reads to the end
+                upstream.shutdown(socket.SHUT_WR)
+            except OSError:
+                pass
 
     def _replies(self, upstream: socket.socket, client: socket.socket,
                  names: collections.deque[bytes]) -> None:
@@ -115,7 +119,7 @@ class ReplyCutter:
                 while (end := reply_end(buf, pos)) is not None:
                     if names.popleft() == b"EVALSHA" and not self._passes_one():
                         client.sendall(buf[:pos])  # the replies before it, then hang up
-                        _close(client)
+                        self._hang_up(upstream, client)
                         return
                     pos = end
                 client.sendall(buf[:pos])
@@ -124,6 +128,19 @@ class ReplyCutter:
             pass
         finally:
             _close(client)
+            _close(upstream)
+
+    @staticmethod
+    def _hang_up(upstream: socket.socket, client: socket.socket) -> None:
+        """The client reads end-of-file now, while what it sent still reaches Redis (the
+        request pump forwards it until the client closes): every request it wrote runs,
+        whatever the client is told, and no reply after the cut reaches it."""
+        client.shutdown(socket.SHUT_WR)
+        try:
+            while upstream.recv(65536):
+                pass
+        except OSError:
+            pass
 
     def _passes_one(self) -> bool:
         with self._lock:
