@@ -7,17 +7,34 @@ from collections.abc import Callable
 from typing import Any
 
 from .engine.job import Job
+from .engine.queue import RESERVED_KWARGS
 from .integration import settings
 
 
 def job(func_or_queue: Any = None, **options: Any) -> Any:
     """``@job``, ``@job("high")`` or ``@job("high", timeout=60, result_ttl=..., retry=...,
-    priority=...)``. An unknown queue name is an error here, at decoration."""
+    priority=...)``. An unknown queue name or option is an error here, at decoration."""
+    _check_options(options)
     if callable(func_or_queue):
         return _wrap(func_or_queue, "default", options)
     queue_name = func_or_queue or options.pop("queue", "default")
     settings.load().queue(queue_name)  # UnknownQueue (a KeyError) naming the configured ones
     return lambda func: _wrap(func, queue_name, options)
+
+
+#: what @job takes: the queue, and enqueue's reserved keywords (a pipeline is per call)
+_DECORATOR_OPTIONS = frozenset(RESERVED_KWARGS) - {"pipeline"} | {"queue"}
+
+
+def _check_options(options: dict[str, Any]) -> None:
+    """A typo (``timout=5``) fails at decoration, not at the first ``.delay()``."""
+    if "connection" in options:
+        raise TypeError("@job(connection=...): a queue's connection comes from "
+                        "JOBQUEUE['QUEUES'] (its CONNECTION); give the queue's name instead")
+    unknown = sorted(set(options) - _DECORATOR_OPTIONS)
+    if unknown:
+        raise TypeError(f"@job() got unexpected keyword argument(s) {', '.join(unknown)}; "
+                        f"known: {', '.join(sorted(_DECORATOR_OPTIONS))}")
 
 
 def _wrap(func: Callable, queue_name: str, options: dict[str, Any]) -> Callable:

@@ -47,3 +47,15 @@ def test_get_current_job_inside_a_task_and_none_outside():
     get_worker().work(burst=True)
     enqueued.refresh()
     assert enqueued.result == enqueued.id
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"timout": 5}, "timout"),
+    ({"connection": object()}, "JOBQUEUE"),
+    ({"pipeline": object()}, "pipeline"),
+])
+def test_an_unknown_option_is_an_error_at_decoration(options, message):
+    with pytest.raises(TypeError, match=message):
+        job("default", **options)
+    with pytest.raises(TypeError, match=message):
+        job(**options)(lambda: None)
