@@ -33,6 +33,7 @@ from django.core.exceptions import ImproperlyConfigured
 from ..engine.keys import DEFAULT_PREFIX
 from ..engine.queue import QUEUE_NAME_PATTERN
 from ..engine.serializers import resolve_serializer
+from ..engine.utils import parse_duration
 
 DEFAULT_URL = "redis://localhost:6379/0"
 #: what an absent (or empty) CONNECTIONS or QUEUES means
@@ -257,6 +258,11 @@ def parse(value: Any) -> JobqueueSettings:
     if commit_mode not in COMMIT_MODES:
         broken = _add(problems, "E009", f"COMMIT_MODE {commit_mode!r} is not valid.",
                       f"Use one of {', '.join(COMMIT_MODES)}.")
+    for key in ("SIGNING_KEY", "KEY_PREFIX"):  # every payload and key depends on these
+        given = value.get(key)
+        if given is not None and not (isinstance(given, str) and given):
+            broken = broken or _add(problems, "E016", f"JOBQUEUE['{key}'] must be a non-empty "
+                                    f"string, not {given!r}.", "Leave it out for the default.")
     token = value.get("METRICS_TOKEN")
     if token is not None and (not isinstance(token, str) or len(token) < 16):
         problems.append(SettingsProblem(
@@ -281,8 +287,8 @@ def parse(value: Any) -> JobqueueSettings:
                                 "For example {'default': {'CONNECTION': 'default'}}.")
     return JobqueueSettings(
         connections=MappingProxyType(connections or {}), queues=MappingProxyType(queues),
-        commit_mode=commit_mode, signing_key=_signing_key(value.get("SIGNING_KEY")),
-        key_prefix=value.get("KEY_PREFIX") or DEFAULT_PREFIX,
+        commit_mode=commit_mode, signing_key=_signing_key(_text(value.get("SIGNING_KEY"))),
+        key_prefix=_text(value.get("KEY_PREFIX")) or DEFAULT_PREFIX,
         metrics_token=token if isinstance(token, str) and token else None,
         problems=tuple(problems), broken=broken,
     )
@@ -318,6 +324,13 @@ def _parse_connection(name: Any, given: Any, problems: list[SettingsProblem],
         _add(mine, "E013", f"{where} sets decode_responses: django-jobqueue needs a client "
              "that returns bytes (job payloads are binary).",
              "Remove decode_responses, or give the job queue its own connection.")
+    for key in ("PORT", "DB"):
+        if key in given and not _is_int(given[key]):
+            _add(mine, "E016", f"{where} {key} must be an integer, not {given[key]!r}.",
+                 "For example 6379 for PORT, 0 for DB.")
+    if "SSL" in given and not _is_flag(given["SSL"]):
+        _add(mine, "E016", f"{where} SSL must be True or False, not {given['SSL']!r}.",
+             "For example True.")
     sentinels = _sentinels(given, where, mine) if "SENTINELS" in given else ()
     if "SENTINELS" in given and not given.get("MASTER_NAME"):
         _add(mine, "E010", f"{where} sets SENTINELS without MASTER_NAME.",
@@ -367,13 +380,23 @@ def _parse_queue(name: Any, given: Any, connections: Mapping[str, Any] | None,
         except Exception as exc:  # an import error of any kind: the parser never raises
             _add(mine, "E006", f"{where} SERIALIZER: {exc}.",
                  "Use 'pickle', 'json' or a dotted path to an object with dumps() and loads().")
+    for key in ("DEFAULT_TIMEOUT", "DEFAULT_RESULT_TTL", "DEFAULT_FAILURE_TTL"):
+        if given.get(key) is not None:
+            try:
+                parse_duration(given[key], key)
+            except (TypeError, ValueError) as exc:
+                _add(mine, "E016", f"{where} {key}: {exc}.",
+                     "Give seconds (an int) or a string like '15m', '2h', '1d'.")
+    if "ASYNC" in given and not _is_flag(given["ASYNC"]):
+        _add(mine, "E016", f"{where} ASYNC must be True or False, not {given['ASYNC']!r}.",
+             "False runs each job inline at enqueue (tests).")
     problems.extend(mine)
     return QueueSettings(
         name=str(name), connection=str(connection),
         default_timeout=given.get("DEFAULT_TIMEOUT"),
         default_result_ttl=given.get("DEFAULT_RESULT_TTL"),
         default_failure_ttl=given.get("DEFAULT_FAILURE_TTL"),
-        serializer=given.get("SERIALIZER"), is_async=given.get("ASYNC", True),
+        serializer=given.get("SERIALIZER"), is_async=bool(given.get("ASYNC", True)),
         problem=_first_blocking(mine),
     )
 
@@ -419,6 +442,21 @@ def _without_password(url: str) -> str:
     if parts.password:
         parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@"))
     return urlunsplit(parts)
+
+
+def _is_int(value: Any) -> bool:
+    return (isinstance(value, int) and not isinstance(value, bool)) or (
+        isinstance(value, str) and value.strip().isdigit())
+
+
+def _is_flag(value: Any) -> bool:
+    """True/False (or 1/0): a string such as "no" would read as true."""
+    return isinstance(value, bool) or (isinstance(value, int) and value in (0, 1))
+
+
+def _text(value: Any) -> str | None:
+    """A string setting, or None when it is not one (E016 reports it)."""
+    return value if isinstance(value, str) and value else None
 
 
 def _signing_key(given: Any) -> str:

@@ -37,6 +37,14 @@ def test_a_good_setting_passes():
      "django_jobqueue.E013"),
     ({"CONNECTIONS": {"default": {"URL": "redis://x/0?decode_responses=true"}}},
      "django_jobqueue.E013"),
+    ({**GOOD, "SIGNING_KEY": 123}, "django_jobqueue.E016"),
+    ({**GOOD, "KEY_PREFIX": 5}, "django_jobqueue.E016"),
+    ({**GOOD, "QUEUES": {"q": {"DEFAULT_TIMEOUT": "abc"}}}, "django_jobqueue.E016"),
+    ({**GOOD, "QUEUES": {"q": {"DEFAULT_RESULT_TTL": True}}}, "django_jobqueue.E016"),
+    ({**GOOD, "QUEUES": {"q": {"ASYNC": "yes"}}}, "django_jobqueue.E016"),
+    ({"CONNECTIONS": {"default": {"HOST": "h", "PORT": "abc"}}}, "django_jobqueue.E016"),
+    ({"CONNECTIONS": {"default": {"HOST": "h", "DB": 1.5}}}, "django_jobqueue.E016"),
+    ({"CONNECTIONS": {"default": {"HOST": "h", "SSL": "yes"}}}, "django_jobqueue.E016"),
 ])
 def test_each_bad_setting_has_its_check_id(config, expected):
     assert expected in ids(config)
@@ -58,3 +66,26 @@ def test_checks_run_through_manage_py_check():
     with override_settings(JOBQUEUE={**GOOD, "COMMIT_MODE": "later"}), \
             pytest.raises(SystemCheckError, match="E009"):
         call_command("check")
+
+
+@pytest.mark.parametrize("config", [
+    {**GOOD, "SIGNING_KEY": 123},
+    {**GOOD, "QUEUES": {"default": {"DEFAULT_TIMEOUT": "abc"}}},
+    {**GOOD, "QUEUES": {"default": {"ASYNC": "yes"}}},
+])
+def test_a_value_of_the_wrong_type_stops_its_use_with_the_check_id(config):
+    """Nothing is enqueued with a key or a default that cannot be what was meant."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from django_jobqueue import get_queue
+
+    with override_settings(JOBQUEUE=config), pytest.raises(ImproperlyConfigured, match="E016"):
+        get_queue("default")
+
+
+def test_good_values_of_each_type_pass():
+    config = {"CONNECTIONS": {"default": {"HOST": "h", "PORT": "6380", "DB": 2, "SSL": False}},
+              "QUEUES": {"default": {"DEFAULT_TIMEOUT": "15m", "DEFAULT_RESULT_TTL": 60,
+                                     "ASYNC": False}},
+              "SIGNING_KEY": "k" * 20, "KEY_PREFIX": "app:"}
+    assert ids(config) == []
