@@ -39,7 +39,7 @@ def shown_time(value: datetime | float | str | bytes | None) -> ShownTime | None
     when there is no value)."""
     if value is None or value == "" or value == b"":
         return None
-    when = value if isinstance(value, datetime) else _from_seconds(value)
+    when = value if isinstance(value, datetime) else lenient_time(value)
     if when is None:
         return ShownTime(_as_text(value), problem="not a time")
     if when.tzinfo is None:  # the engine's times are UTC
@@ -56,12 +56,6 @@ def shown_time(value: datetime | float | str | bytes | None) -> ShownTime | None
         return ShownTime(_as_text(value), problem="not a time")
     return _parts(utc, "UTC", note=f"shown in UTC: out of range in "
                                    f"{timezone.get_current_timezone_name()}")
-
-
-def _from_seconds(value: float | str | bytes) -> datetime | None:
-    if isinstance(value, bool):
-        return None
-    return lenient_time(value if isinstance(value, str | bytes) else repr(value))
 
 
 def _parts(when: datetime, zone: str, note: str = "") -> ShownTime:

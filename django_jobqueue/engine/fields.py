@@ -90,6 +90,7 @@ JOB_FIELDS: dict[str, tuple[str, Callable[[bytes], Any]]] = {
     "last_lost_worker": ("last_lost_worker", _text),
     "dependency_ids": ("dependency_ids", _ids),
     "dependencies_pending": ("dependencies_pending", _ids),
+    "due_at": ("due_at", _time),
     "has_dependents": ("has_dependents", _flag),
     "recorded_attempt": ("recorded_attempt", _int),
     "serializer": ("serializer_name", _text),
@@ -100,8 +101,6 @@ _BY_KEY = {name.encode(): (name, attr, decode) for name, (attr, decode) in JOB_F
 
 #: fields holding a time (the admin formats them)
 TIME_FIELDS = frozenset(n for n, (_, d) in JOB_FIELDS.items() if d is _time)
-#: fields holding a job id or a list of them (the admin links them)
-ID_FIELDS = frozenset(("dependency_ids", "dependencies_pending"))
 
 #: the fields a listing needs (never the call data, which can be large)
 SUMMARY_FIELDS = ("status", "func_name", "description", "created_at", "enqueued_at",
@@ -162,11 +161,16 @@ def lenient_number(raw: bytes | str | None) -> float:
     return value if math.isfinite(value) else 0.0
 
 
-def lenient_time(raw: bytes | str | None) -> datetime | None:
-    """A time for display: None when missing or corrupt."""
-    if raw is None:
+def lenient_time(raw: bytes | str | float | None) -> datetime | None:
+    """A time for display, from the stored text or epoch seconds: None when missing or
+    corrupt (not a number, or out of datetime's range)."""
+    if raw is None or isinstance(raw, bool):
         return None
+    if isinstance(raw, str):
+        raw = raw.encode()
+    elif not isinstance(raw, bytes):
+        raw = repr(raw).encode()
     try:
-        return _time(raw.encode() if isinstance(raw, str) else raw)
+        return _time(raw)
     except (ValueError, OverflowError, OSError):
         return None

@@ -88,6 +88,8 @@ class Job:
     last_lost_worker: str | None = None
     #: dependencies not finished yet (a deferred job waits for these)
     dependencies_pending: Sequence[str] = ()
+    #: when a deferred job enqueued for a later time runs once its dependencies finished
+    due_at: datetime | None = None
     has_dependents: bool = False
     #: the attempt whose outcome is recorded (an outcome is recorded once per attempt)
     recorded_attempt: int | None = None

@@ -297,6 +297,7 @@ class Queue:
             if job.dependency_ids and job_id in job.dependency_ids:
                 raise ValueError(f"Job {job_id} cannot depend on itself")
             flags = ("f" if at_front else "") + ("n" if job.fresh_id else "")
+            job.fresh_id = False  # sent: enqueuing this Job again checks for a duplicate
             # serializing raises (naming the argument) before anything is written
             packed.append(scripts.pack_fields([
                 job_id, flags, job.ttl or 0, due_text, ",".join(job.dependency_ids),
@@ -412,20 +413,31 @@ def _ids(chunks: list[list[tuple[Job, bool]]]) -> list[str]:
 
 def _interrupted(chunks: list[list[tuple[Job, bool]]],
                  exc: scripts.Interrupted) -> EnqueueInterrupted:
-    """What a lost connection left: batches whose reply was read are stored; the others may
-    be, unless nothing was sent."""
-    done = len(exc.replies)
-    enqueued, rest = _ids(chunks[:done]), _ids(chunks[done:])
-    if exc.sent:
-        how = (f"{len(rest)} job(s) may or may not be stored: look each id up "
-               "(Job.exists) before enqueuing it again with the same job_id")
-        unknown, not_enqueued = rest, []
-    else:
-        how = f"none of its {len(rest)} job(s) was stored"
-        unknown, not_enqueued = [], rest
-    stored = f"{len(enqueued)} job(s) stored, " if enqueued else ""
+    """What a lost connection left. A batch whose reply was read is stored (or, when the
+    reply refused it, not stored; an error reply: unknown); a batch that met NOSCRIPT did
+    not run; the batches after the cut may have run, unless nothing was sent."""
+    enqueued: list[str] = []
+    not_enqueued: list[str] = []
+    unknown: list[str] = []
+    for n, chunk in enumerate(chunks):
+        ids = _ids([chunk])
+        if n >= len(exc.replies):
+            (unknown if exc.sent else not_enqueued).extend(ids)
+            continue
+        reply = exc.replies[n]
+        if reply is None or (not isinstance(reply, Exception)
+                             and decode(reply[0]) == "missing-dependency"):
+            not_enqueued.extend(ids)
+        elif isinstance(reply, Exception):
+            unknown.extend(ids)
+        else:
+            enqueued.extend(ids)
+    counts = ", ".join(f"{len(ids)} job(s) {what}" for what, ids in (
+        ("stored", enqueued), ("not stored", not_enqueued),
+        ("may or may not be stored: look each id up (Job.exists) before enqueuing it again "
+         "with the same job_id", unknown)) if ids)
     return EnqueueInterrupted(
-        f"The connection to Redis was lost during the enqueue ({exc}): {stored}{how}",
+        f"The connection to Redis was lost during the enqueue ({exc}): {counts}",
         _ids(chunks), enqueued_ids=enqueued, not_enqueued_ids=not_enqueued,
         unknown_ids=unknown,
     )

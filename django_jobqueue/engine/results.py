@@ -88,19 +88,13 @@ class Result:
                 exc_string=entry.get("e"),
                 worker_name=entry.get("w") or "",
                 # a corrupt time reads as none (an odd entry must not hide the others)
-                started_at=_time(entry.get("s")),
-                ended_at=_time(entry.get("f")),
+                started_at=lenient_time(entry.get("s")),
+                ended_at=lenient_time(entry.get("f")),
             )
         except DeserializationError as exc:
             return cls(job_id, cls.Type.FAILED, exc_string=f"Unreadable result: {exc}")
         except (KeyError, TypeError, ValueError) as exc:
             return cls(job_id, cls.Type.FAILED, exc_string=f"Malformed result entry: {exc!r}")
-
-
-def _time(value: object) -> datetime | None:
-    if value is None or isinstance(value, bool):
-        return None
-    return lenient_time(value if isinstance(value, str | bytes) else repr(value))
 
 
 def type_name(exc: BaseException) -> str:

@@ -168,7 +168,9 @@ _LOST = (RedisConnectionError, RedisTimeoutError, OSError)
 class Interrupted(RedisConnectionError):
     """A script call cut short by the connection. ``sent``: whether the request may have
     reached Redis (when False, the call surely did not run); ``replies``: those of a
-    :func:`stream` read before the cut (their calls ran)."""
+    :func:`stream` read before the cut, in order: a result; an exception (an error reply, or
+    the cut of a call that may have run); or None (a call that met NOSCRIPT, not run since).
+    Calls past the end of ``replies`` may have run."""
 
     def __init__(self, cause: BaseException, sent: bool, replies: Sequence[Any] = ()) -> None:
         super().__init__(f"{type(cause).__name__}: {cause}")
@@ -214,8 +216,17 @@ def stream(client: Any, script: LuaScript, batches: Sequence[Sequence[Any]]) -> 
             except ResponseError as exc:
                 replies.append(exc)
         for index in missing:
-            replies[index] = script.call_on(conn, batches[index])
+            try:
+                replies[index] = script.call_on(conn, batches[index])
+            except ResponseError as exc:
+                replies[index] = exc
+            except _LOST as exc:  # this one may have run (an exception: unknown); the
+                replies[index] = exc  # placeholders after it did not
+                raise Interrupted(exc, sent=True, replies=replies) from exc
         return replies
+    except Interrupted:
+        conn.disconnect()
+        raise
     except _LOST as exc:
         conn.disconnect()
         raise Interrupted(exc, sent=True, replies=replies) from exc

@@ -96,8 +96,10 @@ MOVES: dict[str, Move] = {m.name: m for m in (
           ("queued", "scheduled", "deferred", "started"),
           "enqueue.lua; a job of another status with the same id is a duplicate (kept)"),
     _move("take", ("queued",), ("started",), "_take.lua: the worker's next job"),
-    _move("finish", ("started",), ("finished",), "finish.lua"),
-    _move("fail", ("started",), ("failed", "stopped", "queued", "scheduled"),
+    # a job recovered after its lease lapsed (queued) may still be recorded by the worker
+    # that ran it, until another one takes it (claim, in _take.lua)
+    _move("finish", ("started", "queued"), ("finished",), "finish.lua"),
+    _move("fail", ("started", "queued"), ("failed", "stopped", "queued", "scheduled"),
           "fail.lua: failed or stopped, or queued/scheduled again for a retry"),
     _move("recover", ("started",), ("queued", "failed"),
           "recover.lua: the worker's lease lapsed (or it gave the job back)"),
@@ -186,9 +188,10 @@ def lua_definitions() -> list[tuple[str, str]]:
     defs.append(_lua_set("STOPPABLE", MOVES["stop"].sources))
     defs.append(("DEFAULT_FAILURE_TTL", f"local DEFAULT_FAILURE_TTL = {DEFAULT_FAILURE_TTL}"))
     defs.append(("failure_ttl_of", (
-        "-- a failed or canceled job's TTL: its own, else the default; 0 keeps it for ever\n"
+        "-- a failed or canceled job's TTL: its own (a corrupt one reads as none), else the\n"
+        "-- default; 0 keeps it for ever\n"
         "local function failure_ttl_of(value)\n"
-        "  local ttl = tonumber(value or DEFAULT_FAILURE_TTL)\n"
+        "  local ttl = tonumber(value) or DEFAULT_FAILURE_TTL\n"
         f"  if ttl == 0 then\n    return {FOREVER}\n  end\n"
         "  return ttl\n"
         "end")))

@@ -154,7 +154,7 @@ def quarantine(client: Redis, job_id: str, queue: str, exc_text: str, entry: byt
 class Recovered:
     requeued: int
     failed: int
-    #: ids taken back from workers whose lease lapsed
+    #: ids taken back (from workers whose lease lapsed, or from the worker giving them back)
     job_ids: list[str]
 
 

@@ -283,3 +283,17 @@ def test_ttl_job_taken_in_time_runs(queue, connection):
     assert jobs.order(connection) == ["in-time", "after"]
     assert job.get_status() == JobStatus.FINISHED
     assert after.get_status() == JobStatus.FINISHED
+
+
+def test_a_dependent_enqueued_for_later_waits_for_its_time_too(queue, connection):
+    """enqueue_in with depends_on: released when the dependency finishes, it still runs at
+    its time (scheduled), not at once."""
+    from datetime import timedelta
+
+    parent = queue.enqueue(jobs.record, "parent")
+    child = queue.enqueue_in(timedelta(hours=1), jobs.record, "child", depends_on=parent)
+    assert child.get_status() == JobStatus.DEFERRED
+    burst(queue)
+    assert jobs.order(connection) == ["parent"]
+    assert child.get_status() == JobStatus.SCHEDULED
+    assert child.id in queue.scheduled_job_registry

@@ -81,7 +81,7 @@ def test_nothing_sent_means_nothing_stored(connection):
         queue.enqueue_many([Queue.prepare_data("builtins.print", [i]) for i in range(3)])
     error = caught.value
     assert error.not_enqueued_ids == error.job_ids and len(error.job_ids) == 3
-    assert error.unknown_ids == [] and "none of its 3 job(s) was stored" in str(error)
+    assert error.unknown_ids == [] and "3 job(s) not stored" in str(error)
 
 
 def test_a_refused_batch_is_reported_with_its_ids(connection):
@@ -119,3 +119,60 @@ def test_enqueue_many_with_a_missing_dependency_in_a_later_batch(connection):
     error = caught.value
     assert len(error.enqueued_ids) == 500 and len(error.not_enqueued_ids) == 1
     assert queue.count == 500
+
+
+def test_a_refused_batch_read_before_the_cut_is_not_reported_stored(cutter, connection):
+    queue = Queue("e", connection=_through(cutter))
+    datas = [Queue.prepare_data("builtins.print", [0], depends_on="nope", job_id="refused")]
+    datas += [Queue.prepare_data("builtins.print", [i]) for i in range(1, 600)]  # 2 batches
+    cutter.cut_after(1)  # batch 1's reply (a missing dependency) arrives, batch 2's is lost
+    with pytest.raises(EnqueueInterrupted) as caught:
+        queue.enqueue_many(datas)
+    error = caught.value
+    assert "refused" in error.not_enqueued_ids and "refused" not in error.enqueued_ids
+    assert not Job.exists("refused", connection=connection)
+    assert len(error.unknown_ids) == 100
+
+
+def test_batches_that_met_noscript_are_classified_by_what_ran(cutter, connection):
+    """After SCRIPT FLUSH every batch answers NOSCRIPT and runs again, one at a time: a cut
+    then leaves one batch unknown and those after it not run."""
+    queue = Queue("e", connection=_through(cutter))
+    connection.script_flush()
+    # passing: the 3 NOSCRIPT replies, the first re-run's own NOSCRIPT (it loads the script)
+    # and its reply; cut: the second re-run's
+    cutter.cut_after(5)
+    with pytest.raises(EnqueueInterrupted) as caught:
+        queue.enqueue_many([Queue.prepare_data("builtins.print", [i]) for i in range(1200)])
+    error = caught.value
+    assert len(error.enqueued_ids) == 500 and len(error.unknown_ids) == 500
+    assert len(error.not_enqueued_ids) == 200
+    assert all(Job.exists(i, connection=connection) for i in error.enqueued_ids[::50])
+    assert not any(Job.exists(i, connection=connection) for i in error.not_enqueued_ids)
+
+
+def test_an_error_while_a_batch_runs_again_after_noscript_keeps_the_ids(connection):
+    queue = Queue("e", connection=connection)
+    connection.script_flush()
+    before = connection.config_get("maxmemory")["maxmemory"]
+    connection.config_set("maxmemory", 1)
+    try:
+        with pytest.raises(EnqueueRefused) as caught:
+            queue.enqueue_many([Queue.prepare_data("builtins.print", [i]) for i in range(600)])
+    finally:
+        connection.config_set("maxmemory", before)
+    assert len(caught.value.job_ids) == 600
+
+
+def test_enqueuing_the_same_job_again_is_checked_for_a_duplicate(connection):
+    """A Job with a generated id, enqueued again (a retry after an error), must not be put
+    on the queue a second time while it is queued."""
+    from django_jobqueue.engine import steps
+
+    queue = Queue("e", connection=connection)
+    job = Job.create("builtins.print", args=(1,), connection=connection)
+    queue.enqueue_job(job)
+    steps.take(connection, steps.Take("w1", 30, ["e"]))  # a worker runs it now
+    queue.enqueue_job(job)
+    assert queue.count == 0 and queue.started_job_registry.get_job_ids() == [job.id]
+    assert Job.fetch(job.id, connection=connection).get_status() == "started"

@@ -19,12 +19,12 @@ local function wait_for(id, deps)
 end
 
 -- `id` finished: each deferred job waiting on it stops waiting for it, and goes to its queue
--- when it waits for nothing more.
+-- when it waits for nothing more (or to scheduled, when it was enqueued for a later time).
 local function release_dependents(id, now)
   local dkey = k_dependents(id)
   for _, dep in ipairs(redis.call('SMEMBERS', dkey)) do
     local djkey = k_job(dep)
-    local f = redis.call('HMGET', djkey, 'status', 'dependencies_pending', 'origin')
+    local f = redis.call('HMGET', djkey, 'status', 'dependencies_pending', 'origin', 'due_at')
     if f[1] == S_DEFERRED then
       local left = {}
       for other in string.gmatch(f[2] or '', '[^,]+') do
@@ -33,9 +33,15 @@ local function release_dependents(id, now)
         end
       end
       if #left == 0 then
-        redis.call('HDEL', djkey, 'dependencies_pending')
+        redis.call('HDEL', djkey, 'dependencies_pending', 'due_at')
         redis.call('ZREM', k_deferred(f[3]), dep)
-        push_to_queue(f[3], dep, djkey, false, now)
+        local due = tonumber(f[4])
+        if due and due > now then  -- enqueue_at/enqueue_in with depends_on: wait for its time
+          redis.call('HSET', djkey, 'status', S_SCHEDULED)
+          redis.call('ZADD', k_scheduled(f[3]), due, dep)
+        else
+          push_to_queue(f[3], dep, djkey, false, now)
+        end
       else
         redis.call('HSET', djkey, 'dependencies_pending', table.concat(left, ','))
       end

@@ -32,7 +32,10 @@ local function notify(queue)
 end
 
 local function push_to_queue(queue, id, jkey, at_front, now)
-  local priority = tonumber(redis.call('HGET', jkey, 'priority') or '0')
+  local priority = tonumber(redis.call('HGET', jkey, 'priority'))
+  if not priority or priority ~= priority or priority < -100 or priority > 100 then
+    priority = 0  -- a corrupt priority must not make the move fail half-way
+  end
   local seq = redis.call('INCR', k_seq())
   redis.call('ZADD', k_queue(queue), score_for(priority, at_front, seq), id)
   redis.call('HSET', jkey, 'status', S_QUEUED, 'enqueued_at', fmt(now))

@@ -1,16 +1,20 @@
 -- A worker's side of a job: taking the next one, and claiming one it ran so that its outcome
 -- is recorded once. Both are written so that a call whose reply was lost can be sent again
--- as it is (the worker does so after a reconnect) and does what the first one did: no job is
--- taken twice, no outcome recorded twice.
+-- as it is (the worker does so after a reconnect) and does what the first one did: the job
+-- the first call took is handed over again rather than another one, and an attempt's outcome
+-- is recorded once.
 
 -- May `worker` record the outcome of `attempt` of this job? Returns a verdict ('owned',
--- 'recorded': this attempt's outcome is in already, 'lost': it is no longer this worker's)
--- and whether the job has dependents. A job whose lease lapsed and that recovery put back on
--- its queue is still owned until another worker takes it (it leaves the queue here, so it
--- does not run twice).
+-- 'recorded': this attempt's outcome is in already, 'missing': the job is gone (a finish
+-- with result_ttl 0 deletes it), 'lost': it is no longer this worker's) and whether the job
+-- has dependents. A job whose lease lapsed and that recovery put back on its queue is still
+-- owned until another worker takes it (it leaves the queue here, so it does not run twice).
 local function claim(jkey, id, queue, worker, attempt)
   local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'has_dependents', 'attempts',
     'recorded_attempt')
+  if not f[1] and not f[2] then
+    return 'missing', false
+  end
   if f[2] ~= worker or f[4] ~= attempt then
     return 'lost', false
   end
@@ -29,16 +33,19 @@ end
 -- Take the next job for `worker` from the queues named in ARGV[first..] (in priority order)
 -- and record it as started by that worker with a lease, all in this one step.
 -- The worker record's `current_job` says what the worker holds: when that job is still
--- started under this worker (and is not `recorded`, whose outcome this same call just wrote),
--- a previous call took it and its reply was lost: that job is handed over again instead of a
--- new one. Returns {queue, id, packed job hash} or false.
-local function take_next(worker, lease, first, now, recorded)
+-- started under this worker, a previous call took it and its reply was lost: that job is
+-- handed over again (with a fresh lease) instead of a new one. `just_recorded` is the job
+-- whose outcome this same call has just recorded: it is not held any more, so the check is
+-- skipped (the common case: one command saved per job). Returns {queue, id, packed job
+-- hash} or false.
+local function take_next(worker, lease, first, now, just_recorded)
   local wkey = k_worker(worker)
   local held = redis.call('HGET', wkey, 'current_job')  -- nil: no record (it expired)
-  if held and held ~= '' and held ~= recorded then
+  if held and held ~= '' and held ~= just_recorded then
     local jkey = k_job(held)
     local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'origin')
     if f[1] == S_STARTED and f[2] == worker then
+      redis.call('ZADD', k_started(f[3]), now + lease, held)
       return {f[3], held, pack_fields(redis.call('HGETALL', jkey))}
     end
   end
@@ -58,7 +65,7 @@ local function take_next(worker, lease, first, now, recorded)
         local attempts, has_ttl = 1, false
         for i = 1, #flat, 2 do
           if flat[i] == 'attempts' then
-            attempts = tonumber(flat[i + 1]) + 1
+            attempts = (tonumber(flat[i + 1]) or 0) + 1  -- a corrupt count starts again
           elseif flat[i] == 'ttl' then
             has_ttl = true
           end

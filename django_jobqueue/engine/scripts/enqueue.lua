@@ -59,6 +59,9 @@ for j = 1, count do
     if pending ~= '' then
       status = S_DEFERRED
       fields[#fields + 1], fields[#fields + 2] = 'dependencies_pending', pending
+      if due ~= '' and tonumber(due) > now then  -- released to scheduled, not to the queue
+        fields[#fields + 1], fields[#fields + 2] = 'due_at', due
+      end
       redis.call('ZADD', k_deferred(queue), now, id)
     elseif due ~= '' and tonumber(due) > now then
       status = S_SCHEDULED

@@ -14,44 +14,45 @@ local now = server_time()
 
 local function record()
   if redis.call('EXISTS', jkey) == 0 then
-    return 'missing'
+    return 'missing', false
   end
   if worker == '' then
     if redis.call('HGET', jkey, 'status') == S_STARTED then
-      return 'status:' .. S_STARTED  -- a running job is its worker's to record
+      return 'status:' .. S_STARTED, false  -- a running job is its worker's to record
     end
     remove_everywhere(queue, id)
   else
     local verdict = claim(jkey, id, queue, worker, attempt)
     if verdict ~= 'owned' then
-      return verdict
+      return verdict, false
     end
     redis.call('ZREM', k_started(queue), id)
-    redis.call('HSET', jkey, 'recorded_attempt', attempt)  -- before a retry takes it again
   end
-  redis.call('HSET', jkey, 'exc_info', exc_info, 'ended_at', fmt(now))
+  -- recorded_attempt before a retry takes the job again ('' for a quarantine: no attempt)
+  redis.call('HSET', jkey, 'exc_info', exc_info, 'ended_at', fmt(now), 'recorded_attempt',
+    attempt)
   record_result(id, entry, keep)
   if allow_retry then
     local f = redis.call('HMGET', jkey, 'retries_left', 'retry_max', 'retry_intervals')
-    local left = tonumber(f[1] or '0')
+    local left = tonumber(f[1]) or 0  -- a corrupt count means no retry left
     if left > 0 then
       redis.call('HSET', jkey, 'retries_left', left - 1)
       local intervals = {}
       for v in string.gmatch(f[3] or '', '[^,]+') do
-        intervals[#intervals + 1] = tonumber(v)
+        intervals[#intervals + 1] = tonumber(v) or 0
       end
-      local used = tonumber(f[2] or '0') - left
+      local used = (tonumber(f[2]) or left) - left
       local interval = 0
       if #intervals > 0 then
-        interval = intervals[math.min(#intervals, used + 1)]
+        interval = intervals[math.max(1, math.min(#intervals, used + 1))]
       end
       if interval > 0 then
         redis.call('HSET', jkey, 'status', S_SCHEDULED)
         redis.call('ZADD', k_scheduled(queue), now + interval, id)
-        return S_SCHEDULED
+        return S_SCHEDULED, true
       end
       push_to_queue(queue, id, jkey, false, now)
-      return S_QUEUED
+      return S_QUEUED, true
     end
   end
   local failure_ttl = failure_ttl_of(redis.call('HGET', jkey, 'failure_ttl'))
@@ -59,12 +60,12 @@ local function record()
   redis.call('ZADD', k_failed(queue), expiry_score(now, failure_ttl), id)
   redis.call('SADD', k_queues(), queue)
   expire_job(id, failure_ttl)
-  return final
+  return final, true
 end
 
-local outcome = record()
+local outcome, recorded = record()
 local next_job = false
 if #ARGV > 10 then
-  next_job = take_next(worker, tonumber(ARGV[11]), 12, now, id)
+  next_job = take_next(worker, tonumber(ARGV[11]), 12, now, recorded and id or '')
 end
 return {outcome, next_job}

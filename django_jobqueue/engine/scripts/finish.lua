@@ -27,6 +27,6 @@ if verdict == 'owned' then
 end
 local next_job = false
 if #ARGV > 8 then
-  next_job = take_next(worker, tonumber(ARGV[9]), 10, now, id)
+  next_job = take_next(worker, tonumber(ARGV[9]), 10, now, verdict == S_FINISHED and id or '')
 end
 return {verdict, next_job}

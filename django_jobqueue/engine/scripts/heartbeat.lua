@@ -16,7 +16,9 @@ else
 end
 redis.call('EXPIRE', wkey, ttl)
 redis.call('ZADD', k_workers(), now, worker)
-if job ~= '' then
+-- renew the lease of the job this worker runs, only while it is still this worker's (a
+-- snapshot taken just before the job was recorded must not extend another worker's lease)
+if job ~= '' and redis.call('HGET', k_job(job), 'worker_name') == worker then
   redis.call('ZADD', k_started(queue), 'XX', now + lease, job)
 end
 return fmt(now)

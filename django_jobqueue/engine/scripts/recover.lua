@@ -6,7 +6,7 @@
 --                    must not take down every worker, forever).
 --   mode 'returned': jobs started by `worker`, which gives them back (a forced shutdown);
 --                    they go back to the front of the queue and count no loss.
--- Returns {requeued, failed, ids taken back from lost workers...}.
+-- Returns {requeued, failed, ids taken back...}.
 local queue, mode, limit, worker = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
 local losses_allowed = tonumber(ARGV[6] or '0')
 local skey = k_started(queue)
@@ -21,15 +21,17 @@ local requeued, failed = 0, 0
 local taken = {}
 for _, id in ipairs(ids) do
   local jkey = k_job(id)
-  local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status')
+  local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status',
+    'lost_count')
   if mode == 'expired' or f[1] == worker then
     redis.call('ZREM', skey, id)
     if f[4] then
       local lost = 0
+      taken[#taken + 1] = id
       if mode == 'expired' then
-        lost = redis.call('HINCRBY', jkey, 'lost_count', 1)
-        redis.call('HSET', jkey, 'last_lost_at', fmt(now), 'last_lost_worker', f[1] or '')
-        taken[#taken + 1] = id
+        lost = (tonumber(f[5]) or 0) + 1  -- a corrupt count starts again
+        redis.call('HSET', jkey, 'lost_count', lost, 'last_lost_at', fmt(now),
+          'last_lost_worker', f[1] or '')
       end
       if mode == 'expired' and (f[2] == 'fail' or (losses_allowed > 0 and lost >= losses_allowed)) then
         local ttl = failure_ttl_of(f[3])

@@ -42,7 +42,8 @@ from ..states import DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_RESULT_TTL
 from ..utils import refuse_unknown
 from .info import WorkerInfo, live_workers
 from .lease import LeaseKeeper, Maintenance, Snapshot, TickReport
-from .outages import GaveUp, Reconnector, give_back, record_before, register_death
+from .leaving import give_back, record_before, refuse_a_live_namesake, register_death
+from .outages import GaveUp, Reconnector
 from .shutdown import ShutdownSignals
 
 logger = logging.getLogger("django_jobqueue.worker")
@@ -234,6 +235,8 @@ class Worker(ShutdownSignals):
         if str(getattr(dequeue_strategy, "value", dequeue_strategy)) != "default":
             raise ValueError(f"dequeue_strategy {dequeue_strategy!r}: this worker serves "
                              "its queues in strict priority order only ('default')")
+        refuse_a_live_namesake(self.connection, self.name, self.hostname, self.pid,
+                               self.worker_ttl)
         self._warn_if_unsigned()
         self._install_signal_handlers()
         self._job_thread = threading.get_ident()
@@ -249,17 +252,17 @@ class Worker(ShutdownSignals):
             processed = self._loop(burst, max_jobs, max_idle_time)
         except GaveUp:
             pass
-        except StopRequested:
-            job_id, queue = self._current
-            if job_id:
-                give_back(self.connection, self.name, job_id, queue)
+        except StopRequested:  # a forced stop: the running job goes back (below)
             self._current, self._pending = ("", ""), None
         finally:
             self._state = WorkerState.STOPPED
             self._flush_pending()
             self._channel.close()
             maintenance.stop()
-            register_death(self.connection, self.key, keys.workers(), self.name)
+            # what this name still holds: the job a forced stop interrupted, or one a take
+            # whose reply was lost took as the worker was leaving
+            give_back(self.connection, self.name, self.queue_names)
+            register_death(self.connection, self.name)
             self._restore_signal_handlers()
         logger.info("worker %s: stopped after %d job(s)", self.name, processed)
         return processed > 0
@@ -284,6 +287,7 @@ class Worker(ShutdownSignals):
             else:
                 taken = self._call(lambda: steps.take(self._channel, take))
             if taken is not None:
+                self._current = (taken.job_id, taken.queue)  # a stop request may name it now
                 self._run(taken)
                 processed += 1
                 idle_since = time.monotonic()
@@ -313,15 +317,14 @@ class Worker(ShutdownSignals):
         it is until Redis answers (steps are safe to repeat)."""
         rec = self._pending
         verdict, taken = self._call(lambda: steps.record(self._channel, rec, then))
+        self._pending, self._current = None, ("", "")
         if verdict == "lost":
             logger.warning("worker %s: the outcome of job %s was not recorded: its lease had "
                            "lapsed and it was taken back", self.name, rec.job_id)
-        self._pending, self._current = None, ("", "")
         return taken
 
     def _run(self, taken: steps.Taken) -> None:
         job_id, queue_name = taken.job_id, taken.queue
-        self._current = (job_id, queue_name)
         self._state = WorkerState.BUSY
         try:
             job = self.job_class.from_fields(job_id, taken.fields, self.connection,

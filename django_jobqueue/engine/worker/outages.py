@@ -13,11 +13,8 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from redis import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-
-from .. import steps
 
 logger = logging.getLogger("django_jobqueue.worker")
 
@@ -58,39 +55,3 @@ class Reconnector:
             if lost:
                 logger.warning("worker %s: Redis connection back", self.worker_name)
             return result
-
-
-def record_before(connection: Redis, rec: steps.Recording, seconds: float) -> bool:
-    """Record an outcome alone (a worker stopping), trying until ``seconds`` have passed;
-    whether it was recorded."""
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            steps.record(connection, rec)
-            return True
-        except LOST_CONNECTION:
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(0.2)
-
-
-def give_back(connection: Redis, worker_name: str, job_id: str, queue: str) -> None:
-    """A forced shutdown interrupted the job: put it back at the front of its queue (no
-    loss counted). If Redis cannot be reached its lease lapses and any worker takes it."""
-    try:
-        steps.give_back(connection, queue, worker_name)
-        logger.warning("worker %s: stopped job %s; it is back on %s", worker_name, job_id,
-                       queue)
-    except LOST_CONNECTION:
-        logger.error("worker %s: could not give back job %s; its lease will lapse",
-                     worker_name, job_id)
-
-
-def register_death(connection: Redis, key: str, workers_key: str, worker_name: str) -> None:
-    try:
-        pipe = connection.pipeline(transaction=False)
-        pipe.delete(key)
-        pipe.zrem(workers_key, worker_name)
-        pipe.execute()
-    except LOST_CONNECTION:
-        pass  # the record expires by itself
