@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import functools
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
+import django
 from django.contrib.admin.models import CHANGE, DELETION, LogEntry
 from django.contrib.contenttypes.models import ContentType
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -45,14 +46,14 @@ def guarded(permission: Callable[[Any], bool]) -> Callable:
             try:
                 return view(request, *args, site=site, **kwargs)
             except NotFound as exc:
-                context = {**site.each_context(request), "title": "Page not found",
+                context = {**base_context(request, site, "Page not found"),
                            "message": str(exc), "links": Links(request)}
                 return TemplateResponse(request, "django_jobqueue/404.html", context, status=404)
             except RedisError as exc:
                 logger.warning("admin: Redis error on %s: %s", request.path, exc)
                 unreachable = isinstance(exc, RedisConnectionError | RedisTimeoutError)
                 title = "Redis is unreachable" if unreachable else "Redis answered with an error"
-                context = {**site.each_context(request), "title": title,
+                context = {**base_context(request, site, title),
                            "message": f"{type(exc).__name__}: {exc}"}
                 return TemplateResponse(request, "django_jobqueue/error.html", context,
                                         status=503)
@@ -63,7 +64,7 @@ def guarded(permission: Callable[[Any], bool]) -> Callable:
 
 def forbidden(request: HttpRequest, site: Any) -> HttpResponse:
     """The admin-styled 403 page (the status is what matters; the look is for people)."""
-    context = {**site.each_context(request), "title": "Permission denied",
+    context = {**base_context(request, site, "Permission denied"),
                "message": "Your account may not see or change the job queues. Ask for the "
                           "“queue” view (or change) permission of the Job queue app."}
     return TemplateResponse(request, "django_jobqueue/403.html", context, status=403)
@@ -141,9 +142,30 @@ def log_actions(user: Any, entries: list[tuple[str, str]], deletion: bool = Fals
     ])
 
 
-def page_context(request: HttpRequest, site: Any, title: str, **extra: Any) -> dict[str, Any]:
-    """The admin's own context (header, sidebar, theme) plus the page's."""
+#: Django 6's admin styles breadcrumbs as a list (<ol class="breadcrumbs">), 5.2's as a div
+LIST_BREADCRUMBS = django.VERSION >= (6, 0)
+
+
+def base_context(request: HttpRequest, site: Any, title: str,
+                 trail: Sequence[tuple[str, str | None]] = ()) -> dict[str, Any]:
+    """The admin's own context (header, sidebar, theme), the title, and the breadcrumbs:
+    Home › Job queue › ``trail`` (label, URL or None), or › the title."""
+    crumbs: list[tuple[str, str | None]] = []
+    for label, name, args in (("Home", "admin:index", ()),
+                              ("Job queue", "admin:app_list", ("django_jobqueue",))):
+        try:
+            crumbs.append((label, reverse(name, args=args)))
+        except NoReverseMatch:  # mounted without the admin (include("django_jobqueue.urls"))
+            pass
+    return {**site.each_context(request), "title": title,
+            "crumbs": [*crumbs, *(trail or [(title, None)])],
+            "list_breadcrumbs": LIST_BREADCRUMBS}
+
+
+def page_context(request: HttpRequest, site: Any, title: str,
+                 trail: Sequence[tuple[str, str | None]] = (), **extra: Any) -> dict[str, Any]:
+    """:func:`base_context` plus what every page uses."""
     from ..models import Queue
 
-    return {**site.each_context(request), "title": title, "links": Links(request),
+    return {**base_context(request, site, title, trail), "links": Links(request),
             "can_change": can_change(request.user), "opts": Queue._meta, **extra}

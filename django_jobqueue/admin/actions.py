@@ -193,7 +193,10 @@ def queue_action(request: HttpRequest, queue: str, action: str, site: Any) -> Ht
         messages.success(request, text)
         return HttpResponseRedirect(links.queue(q.name, spec.state))
     return TemplateResponse(request, "django_jobqueue/confirm.html", page_context(
-        request, site, spec.label, queue=q.name, action=spec,
+        request, site, spec.label, trail=[("Queues", links.dashboard()),
+                                          (q.name, links.queue(q.name, spec.state)),
+                                          (spec.label, None)],
+        queue=q.name, action=spec,
         question=spec.question.format(queue=q.name, jobs=_all_jobs(count, spec.state)),
         cancel_url=links.queue(q.name, spec.state),
     ))

@@ -84,7 +84,8 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
         row.times = [shown_time(t) for t in (first, row.started_at, row.ended_at)]
     pages = max(1, math.ceil(total / params["per_page"]))
     return TemplateResponse(request, "django_jobqueue/queue.html", page_context(
-        request, site, f"Queue {q.name}: {STATE_LABELS[state].lower()} jobs", queue=q.name,
+        request, site, f"Queue {q.name}: {STATE_LABELS[state].lower()} jobs",
+        trail=[("Queues", links.dashboard()), (q.name, None), (state, None)], queue=q.name,
         state=state, tabs=[(s, STATE_LABELS[s], n, tab(s)) for s, n in counts.by_state()],
         rows=rows, total=total, params=params, pages=pages, page_sizes=PAGE_SIZES,
         page_links=_page_links(request, params["page"], pages), search=search,
@@ -168,8 +169,10 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
         elif value.label == "Dependency":  # an id that is no job id stays text
             value.link = links.job_if_valid(q.name, value.text)
     return TemplateResponse(request, "django_jobqueue/job.html", page_context(
-        request, site, f"Job {job.id}", queue=q.name, job=job,
-        state_url=links.queue(q.name, tab_of(job.status)),
+        request, site, f"Job {job.id}",
+        trail=[("Queues", links.dashboard()), (q.name, links.queue(q.name, tab_of(job.status))),
+               (job.id, None)],
+        queue=q.name, job=job, state_url=links.queue(q.name, tab_of(job.status)),
         action_urls=[(a, actions.JOB_ACTION_LABELS[a], links.job_action(q.name, job.id, a),
                       actions.QUESTIONS.get(a)) for a in job.actions],
     ))

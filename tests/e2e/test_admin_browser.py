@@ -200,6 +200,11 @@ def test_the_dashboard_looks_native_and_lists_every_queue(site: DjangoSite,
     header_color = browser.driver.execute_script(
         "return getComputedStyle(document.getElementById('header')).backgroundColor")
     assert header_color not in ("", "rgba(0, 0, 0, 0)", "transparent"), header_color
+    # the breadcrumbs are the bar the admin styles (a div on Django 5.2, a list on 6)
+    crumbs_color = browser.driver.execute_script(
+        "return getComputedStyle(document.querySelector('.breadcrumbs')).backgroundColor")
+    assert crumbs_color not in ("", "rgba(0, 0, 0, 0)", "transparent"), crumbs_color
+    assert "Job queue" in browser.text(".breadcrumbs")
     assert browser.exists("#jobqueue-autorefresh")
     listed = [tr.get_attribute("data-queue")
               for tr in browser.find_all("#jobqueue-dashboard tr[data-queue]")]
