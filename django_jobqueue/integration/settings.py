@@ -245,7 +245,8 @@ def parse(value: Any) -> JobqueueSettings:
     if value is None:
         value = {}
     if not isinstance(value, dict):
-        problem = SettingsProblem("E001", "JOBQUEUE must be a dict.", "See README.rst, The Django layer.")
+        problem = SettingsProblem("E001", "JOBQUEUE must be a dict.",
+                                  "See README.rst, The Django layer.")
         return dataclasses.replace(parse({}), problems=(problem,), broken=problem)
     problems: list[SettingsProblem] = []
     unknown = set(value) - TOP_LEVEL_KEYS
