@@ -411,6 +411,13 @@ def _ids(chunks: list[list[tuple[Job, bool]]]) -> list[str]:
     return [job.id for chunk in chunks for job, _ in chunk]
 
 
+def _counts(enqueued: list[str], not_enqueued: list[str], unknown: list[str],
+            unknown_means: str) -> str:
+    """"500 job(s) stored, 700 job(s) <unknown_means>": an enqueue error's breakdown."""
+    return ", ".join(f"{len(ids)} job(s) {what}" for what, ids in (
+        ("stored", enqueued), ("not stored", not_enqueued), (unknown_means, unknown)) if ids)
+
+
 def _interrupted(chunks: list[list[tuple[Job, bool]]],
                  exc: scripts.Interrupted) -> EnqueueInterrupted:
     """What a lost connection left. A batch whose reply was read is stored (or, when the
@@ -432,10 +439,8 @@ def _interrupted(chunks: list[list[tuple[Job, bool]]],
             unknown.extend(ids)
         else:
             enqueued.extend(ids)
-    counts = ", ".join(f"{len(ids)} job(s) {what}" for what, ids in (
-        ("stored", enqueued), ("not stored", not_enqueued),
-        ("may or may not be stored: look each id up (Job.exists) before enqueuing it again "
-         "with the same job_id", unknown)) if ids)
+    counts = _counts(enqueued, not_enqueued, unknown, "may or may not be stored: look each id "
+                     "up (Job.exists) before enqueuing it again with the same job_id")
     return EnqueueInterrupted(
         f"The connection to Redis was lost during the enqueue ({exc}): {counts}",
         _ids(chunks), enqueued_ids=enqueued, not_enqueued_ids=not_enqueued,
@@ -456,10 +461,9 @@ def _raise_for_refused(chunks: list[list[tuple[Job, bool]]], replies: list[Any])
         "not_enqueued_ids": _ids([chunks[n] for n in missing]),
         "unknown_ids": _ids([chunks[n] for n in errors]),
     }
-    counts = ", ".join(f"{len(ids)} job(s) {what}" for what, ids in (
-        ("stored", breakdown["enqueued_ids"]), ("not stored", breakdown["not_enqueued_ids"]),
-        ("maybe partly stored (look each id up with Job.exists)", breakdown["unknown_ids"]),
-    ) if ids)
+    counts = _counts(breakdown["enqueued_ids"], breakdown["not_enqueued_ids"],
+                     breakdown["unknown_ids"],
+                     "maybe partly stored (look each id up with Job.exists)")
     first = min(errors + missing)
     if first in errors:
         raise EnqueueRefused(f"Redis refused the enqueue: {replies[first]}; {counts}",
