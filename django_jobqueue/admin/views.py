@@ -11,7 +11,7 @@ from django.template.response import TemplateResponse
 
 from ..engine import keys, overview
 from ..engine.states import tab_of
-from ..engine.worker.info import WorkerInfo
+from ..engine.worker.info import CHILD, POOL, WORKER, WorkerInfo, grouped
 from ..integration import settings
 from ..integration.overview import read_overview
 from . import actions, data
@@ -45,7 +45,7 @@ def dashboard(request: HttpRequest, site: Any) -> HttpResponse:
         })
     return TemplateResponse(request, "django_jobqueue/dashboard.html", page_context(
         request, site, "Queues", rows=rows, errors=found.errors, states=STATE_LABELS,
-        worker_count=len(found.workers)
+        worker_count=len(grouped(found.workers))  # a pool counts once, as on the workers page
     ))
 
 
@@ -195,23 +195,30 @@ def object_redirect(request: HttpRequest, object_id: str, site: Any) -> HttpResp
 
 @guarded(can_view)
 def workers_page(request: HttpRequest, site: Any) -> HttpResponse:
+    """Each pool, its children indented under it, then the standalone workers."""
     found = read_overview()
     links = Links(request)
-    workers = [_worker_row(w, links) for w in sorted(found.workers, key=lambda w: w.name)]
+    workers = []
+    for worker, children in grouped(found.workers):
+        workers.append(_worker_row(worker, links))
+        workers.extend(_worker_row(child, links, under=worker.name) for child in children)
     return TemplateResponse(request, "django_jobqueue/workers.html", page_context(
         request, site, "Workers", workers=workers, errors=found.errors))
 
 
-def _worker_row(worker: WorkerInfo, links: Links) -> dict[str, Any]:
+def _worker_row(worker: WorkerInfo, links: Links, under: str | None = None) -> dict[str, Any]:
     """What a row of the workers page shows; names from the worker's record become links
-    only when they name a configured queue or a job id."""
+    only when they name a configured queue or a job id. ``under``: the pool of a child shown
+    under it (a child whose pool's record is missing is shown as a worker of its own)."""
     configured = settings.load().queues
+    kind = CHILD if under is not None else POOL if worker.kind == POOL else WORKER
     return {
-        "worker": worker,
+        "worker": worker, "kind": kind, "under": under,
+        # a child standing alone says which pool started it
+        "orphan_of": worker.pool if worker.kind == CHILD and under is None else None,
         "queues": [(name, links.queue_if_valid(name) if name in configured else None)
                    for name in worker.queue_names],
-        "current_url": links.find_if_valid(worker.current_job_id)
-        if worker.current_job_id else None,
+        "jobs": [(job_id, links.find_if_valid(job_id)) for job_id in worker.current_job_ids],
         "birth": shown_time(worker.birth), "last_heartbeat": shown_time(worker.last_heartbeat),
     }
 

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from redis import Redis
 from redis.exceptions import RedisError
+
+from .pool import Supervisor
+from .pool.cli import add_pool_arguments, pool_options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -29,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
                       help="read the payload signing key from FILE (the same key as the "
                            "processes that enqueue; default: JOBQUEUE_SIGNING_KEY)")
     work.add_argument("--path", action="append", default=[], help="prepend to sys.path")
+    add_pool_arguments(work)
     work.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
@@ -56,11 +61,34 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     queues = [Queue(name, connection=connection, serializer=args.serializer)
               for name in args.queues]
-    worker = Worker(queues, connection=connection, name=args.name,
-                    worker_ttl=args.worker_ttl or DEFAULT_WORKER_TTL,
-                    maintenance_interval=args.maintenance_interval,
-                    serializer=args.serializer, max_lost_attempts=args.max_lost_attempts)
-    worker.work(burst=args.burst, max_jobs=args.max_jobs)
+    options = dict(worker_ttl=args.worker_ttl or DEFAULT_WORKER_TTL,
+                   maintenance_interval=args.maintenance_interval,
+                   serializer=args.serializer, max_lost_attempts=args.max_lost_attempts)
+    try:
+        pool = pool_options(args)
+    except (ValueError, RuntimeError) as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    if pool is None:
+        worker = Worker(queues, connection=connection, name=args.name, **options)
+        worker.work(burst=args.burst, max_jobs=args.max_jobs)
+        return 0
+    if args.max_jobs is not None:
+        print("--max-jobs applies with --processes 0; a pool recycles its children with "
+              "--max-jobs-per-child", file=sys.stderr)
+        return 2
+    clients: dict[int, Redis] = {}
+
+    def slot_worker(name: str) -> Worker:
+        """In a child: its own client (pooled connections never cross a fork)."""
+        client = clients.get(os.getpid())
+        if client is None:
+            client = clients[os.getpid()] = Redis.from_url(args.url)
+        return Worker([Queue(q, connection=client, serializer=args.serializer)
+                       for q in args.queues], connection=client, name=name, **options)
+
+    Supervisor(slot_worker, args.queues, connection, pool, name=args.name,
+               **options).run(burst=args.burst)
     return 0
 
 

@@ -11,6 +11,7 @@ import time
 import traceback
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as futures_wait
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -114,10 +115,43 @@ async def _with_timeout(coro: Coroutine, timeout: float, job_id: str) -> Any:
         ) from None
 
 
+def use_event_loop(loop: asyncio.AbstractEventLoop | None) -> None:
+    """Run every ``async def`` job of this process on ``loop`` (running on a thread of its
+    own): a pool's child does, so that its slots' coroutines run concurrently on one loop."""
+    global _shared_loop
+    _shared_loop = loop
+
+
+_shared_loop: asyncio.AbstractEventLoop | None = None
+#: how often a slot waiting for its coroutine lets a stop request reach it
+_AWAIT_SLICE = 0.2
+
+
+def _on_shared_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine, timeout: float,
+                    job_id: str) -> Any:
+    job = _current_job.get()
+
+    async def run() -> Any:
+        _current_job.set(job)  # this task's own context: right per coroutine
+        return await _with_timeout(coro, timeout, job_id)
+
+    future = asyncio.run_coroutine_threadsafe(run(), loop)
+    try:
+        while not future.done():  # in slices: a stop request arrives between two bytecodes
+            futures_wait([future], timeout=_AWAIT_SLICE)
+        return future.result()
+    except BaseException:
+        future.cancel()
+        raise
+
+
 def _run_coroutine(coro: Coroutine, timeout: float, job_id: str) -> Any:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
+        shared = _shared_loop
+        if shared is not None and shared.is_running():
+            return _on_shared_loop(shared, coro, timeout, job_id)
         return asyncio.run(_with_timeout(coro, timeout, job_id))
     # called from inside a running loop (an inline job in async code): use a fresh thread
     context = contextvars.copy_context()

@@ -24,7 +24,9 @@ LAYOUT: dict[str, str] = {
     "results": "results:{}",  # list of one job's execution outcomes, newest first
     "dependents": "dependents:{}",  # set of job ids waiting on this job
     "worker": "worker:{}",  # hash: one worker's state, expires with its heartbeat
-    "stop": "stop:{}",  # id of the job an operator asked this worker to stop (expires)
+    "stop": "stop:{}",  # id of the job an operator asked this worker to stop (expires); a
+    # pool's: a set of such ids, for all its slots
+    "wake": "wake:{}",  # list: a token wakes the one listening slot of a pool's child
     "started": "started:{}",  # zset: job id -> lease deadline
     "finished": "finished:{}",  # zset: job id -> expiry
     "failed": "failed:{}",  # zset: job id -> expiry
@@ -92,6 +94,10 @@ def worker(name: str) -> str:
 
 def stop(worker_name: str) -> str:
     return _prefix + _HEAD["stop"] + worker_name
+
+
+def wake(child_name: str) -> str:
+    return _prefix + _HEAD["wake"] + child_name
 
 
 def registry(kind: str, queue_name: str) -> str:

@@ -16,7 +16,7 @@ from .fields import SUMMARY_FIELDS, decode_values, lenient_time
 from .serializers import loads_signed, serializer_for
 from .states import EXPIRING, TABS
 from .utils import decode_text
-from .worker.info import WorkerInfo
+from .worker.info import WorkerInfo, grouped
 
 if TYPE_CHECKING:
     from redis import Redis
@@ -48,8 +48,11 @@ class QueueCounts:
 
 def overview(connection: Redis, queue_names: Sequence[str]) -> tuple[list[QueueCounts],
                                                                      list[WorkerInfo]]:
-    """Counts of these queues and the live workers (each queue's ``workers`` lists those
-    serving it), in one round trip."""
+    """Counts of these queues and the live workers, in one round trip.
+
+    The workers are every record of the workers set (pools and their children too); each
+    queue's ``workers`` lists those serving it as operators count them: a pool once (not
+    its children as well), a child only when its pool's record is missing."""
     reply = scripts.get("stats")(connection, *queue_names)
     now = float(reply[0])
     counts = []
@@ -63,7 +66,7 @@ def overview(connection: Redis, queue_names: Sequence[str]) -> tuple[list[QueueC
     for flat in reply[1 + len(queue_names):]:
         workers.append(WorkerInfo.from_fields(dict(zip(flat[::2], flat[1::2], strict=True))))
     by_name = {c.name: c for c in counts}
-    for worker in workers:
+    for worker, _ in grouped(workers):
         for name in worker.queue_names:
             if name in by_name:
                 by_name[name].workers.append(worker)

@@ -82,6 +82,8 @@ class Taken:
     queue: str
     job_id: str
     fields: dict[bytes, bytes]
+    #: more jobs wait in that queue (a pool's child wakes another of its idle slots)
+    more: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,7 +109,8 @@ class Recording:
 def _taken(reply: Any) -> Taken | None:
     if not reply:
         return None
-    return Taken(decode(reply[0]), decode(reply[1]), scripts.unpack_fields(reply[2]))
+    more = len(reply) > 3 and reply[3] == 1
+    return Taken(decode(reply[0]), decode(reply[1]), scripts.unpack_fields(reply[2]), more)
 
 
 def take(via: Via, request: Take) -> Taken | None:
@@ -178,18 +181,58 @@ def heartbeat_on(pipe: Any, worker: str, record_ttl: int, lease: float, job_id: 
 
 def recover_expired_on(pipe: Any, queue: str, batch: int, losses_allowed: int) -> str:
     """recover.lua 'expired': jobs whose lease lapsed (reply: :func:`parse_recovered`)."""
-    scripts.get("recover").add_to(pipe, queue, "expired", batch, "", losses_allowed)
+    scripts.get("recover").add_to(pipe, queue, "expired", batch, losses_allowed, "")
     return "recover"
 
 
 def recover_expired(client: Redis, queue: str, batch: int, losses_allowed: int) -> Recovered:
-    return parse_recovered(_run(client, "recover", [queue, "expired", batch, "",
-                                                    losses_allowed]))
+    return parse_recovered(_run(client, "recover", [queue, "expired", batch, losses_allowed,
+                                                    ""]))
 
 
-def give_back(client: Redis, queue: str, worker: str) -> Recovered:
-    """recover.lua 'returned': the worker's jobs back to the front of the queue."""
-    return parse_recovered(_run(client, "recover", [queue, "returned", 0, worker, 0]))
+def give_back(client: Redis, queue: str, *workers: str) -> Recovered:
+    """recover.lua 'returned': the workers' jobs back to the front of the queue."""
+    return parse_recovered(_run(client, "recover", [queue, "returned", 0, 0, "", *workers]))
+
+
+def take_back_lost(client: Redis, queue: str, workers: Sequence[str], losses_allowed: int,
+                   reason: str) -> Recovered:
+    """recover.lua 'lost': the jobs of workers known dead (a pool's crashed child), at once:
+    back to their queue, or to failed per ``on_worker_lost`` and ``losses_allowed``."""
+    return parse_recovered(_run(client, "recover", [queue, "lost", 0, losses_allowed, reason,
+                                                    *workers]))
+
+
+@dataclass(frozen=True)
+class PoolRecord:
+    """One record a pool's heartbeat refreshes: the pool's, a child's or a slot's."""
+
+    name: str
+    #: in the workers set (the pool and its children); a slot is found through its child
+    listed: bool
+    fields: Sequence[Any]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A running job whose lease a pool's heartbeat renews, while ``worker`` holds it."""
+
+    job_id: str
+    queue: str
+    worker: str
+
+
+def pool_heartbeat_on(pipe: Any, record_ttl: int, lease: float,
+                      records: Sequence[PoolRecord], leases: Sequence[Lease]) -> str:
+    """pool_heartbeat.lua: a pool's records and the leases of the jobs its slots run."""
+    args: list[Any] = [record_ttl, lease, len(records)]
+    for record in records:
+        args += [record.name, "1" if record.listed else "", len(record.fields) // 2,
+                 *record.fields]
+    for held in leases:
+        args += [held.job_id, held.queue, held.worker]
+    scripts.get("pool_heartbeat").add_to(pipe, *args)
+    return "pool_heartbeat"
 
 
 # --- operators' moves ------------------------------------------------------------------------

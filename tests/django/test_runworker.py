@@ -74,8 +74,9 @@ def test_burst_processes_the_queues_in_order_logs_each_job_and_exits_0(redis_url
         job.refresh()
     assert (ok.result, high.result) == (3, 6)
     assert bad.get_status() == JobStatus.FAILED
-    assert high.latest_result().worker_name == "burst-worker"
-    job_lines = [line for line in err.splitlines() if " job " in line]
+    # a pool (the default: one child, one slot) names its slots after it
+    assert high.latest_result().worker_name == "burst-worker.c1.s0"
+    job_lines = [line for line in err.splitlines() if line.split(" ", 4)[3:4] == ["job"]]
     assert len(job_lines) == 3, err
     assert f"job {high.id} operator.mul finished" in job_lines[0]  # high first
     assert "INFO" in job_lines[0] and "WARNING" in job_lines[2] and "os.nosuch" in job_lines[2]
@@ -85,11 +86,18 @@ def test_verbosity_0_logs_warnings_only_and_max_jobs_stops(redis_url):
     first = get_queue().enqueue("operator.add", 1, 1)
     second = get_queue().enqueue("operator.add", 2, 2)
     code, out, err = finish(runworker(redis_url, "--max-jobs", "1", "-v", "0",
-                                      "--worker-ttl", "10"))
+                                      "--worker-ttl", "10", "--processes", "0"))
     assert code == 0, err
     assert first.get_status() == JobStatus.FINISHED
     assert second.get_status() == JobStatus.QUEUED
     assert " job " not in err and "INFO" not in err
+
+
+def test_max_jobs_with_a_pool_is_refused_with_what_to_use(redis_url):
+    code, out, err = finish(runworker(redis_url, "--max-jobs", "1"))
+    assert code == 1
+    assert "--max-jobs applies with --processes 0" in err
+    assert "--max-jobs-per-child" in err
 
 
 def test_sigterm_while_a_job_runs_finishes_it_and_exits_0(redis_url, tmp_path):
@@ -120,9 +128,12 @@ def test_unreachable_redis_one_line_exit_1_no_traceback():
     assert len(lines) == 1 and lines[0].startswith(f"Cannot reach Redis at {url}: "), err
 
 
-def test_database_connection_is_closed_between_jobs(redis_url, tmp_path):
+@pytest.mark.parametrize("mode", [("--processes", "0"), ("--processes", "1")],
+                         ids=["in-process", "pool-child"])
+def test_database_connection_is_closed_between_jobs(redis_url, tmp_path, mode):
     """CONN_MAX_AGE=0 (Django's default): each job starts without the previous job's
-    connection; with persistent connections the same connection is reused, as for requests."""
+    connection; with persistent connections the same connection is reused, as for requests.
+    In a pool, this happens in the child that runs the jobs."""
     for max_age, expected in ((0, [False, False, False]), (None, [False, True, True])):
         settings_dir = tmp_path / f"age{max_age}"
         settings_dir.mkdir()
@@ -132,10 +143,50 @@ def test_database_connection_is_closed_between_jobs(redis_url, tmp_path):
             f"    'NAME': {str(settings_dir / 'db.sqlite3')!r}, 'CONN_MAX_AGE': {max_age}}}}}\n"
         )
         jobs = [get_queue().enqueue(db_connection_was_open) for _ in range(3)]
-        code, out, err = finish(runworker(redis_url, "--burst", settings="filedb_settings",
+        code, out, err = finish(runworker(redis_url, "--burst", *mode,
+                                          settings="filedb_settings",
                                           pythonpath=str(settings_dir)))
         assert code == 0, err
         assert [job.latest_result().return_value for job in jobs] == expected, err
+
+
+def job_context() -> str:
+    """Job: where it runs, and whether the worker's job_started signal reached this process
+    (tests.django.signal_probe counts them per process)."""
+    import threading
+
+    from tests.django import signal_probe
+
+    return f"{os.getpid()}:{threading.get_ident()}:{signal_probe.started_here()}"
+
+
+def test_a_pool_runs_jobs_in_children_with_the_django_hooks(redis_url, tmp_path):
+    settings_dir = tmp_path / "probe"
+    settings_dir.mkdir()
+    (settings_dir / "probe_settings.py").write_text(
+        "from tests.django.settings import *  # noqa\n"
+        "import tests.django.signal_probe  # noqa: F401 (connects its receiver)\n")
+    jobs = [get_queue().enqueue(job_context, job_timeout=30) for _ in range(24)]
+    proc = runworker(redis_url, "--burst", "--processes", "2", "--threads", "2",
+                     "--name", "djpool", settings="probe_settings",
+                     pythonpath=str(settings_dir))
+    code, out, err = finish(proc)
+    assert code == 0, err
+    values = [job.latest_result().return_value.split(":") for job in jobs]
+    pids = {pid for pid, _, _ in values}
+    assert str(proc.pid) not in pids and 1 <= len(pids) <= 2
+    assert all(int(count) >= 1 for _, _, count in values)  # job_started, in the child
+    assert {job.latest_result().worker_name.rsplit(".", 1)[0] for job in jobs} <= {
+        "djpool.c1", "djpool.c2"}
+
+
+def test_bad_pool_flags_are_command_errors(redis_url):
+    for flags, says in ((["--processes", "-1"], "processes must be"),
+                        (["--threads", "0"], "threads must be"),
+                        (["--processes", "0", "--threads", "4"], "--threads: only with a pool"),
+                        (["--grace", "-1"], "grace must be")):
+        code, out, err = finish(runworker(redis_url, "--burst", *flags))
+        assert code == 1 and says in err, (flags, err)
 
 
 def test_queues_of_two_connections_are_a_command_error(redis_url):

@@ -13,3 +13,13 @@ def fail_first_time(marker: str) -> str:
         path.write_text("ran once\n")
         raise RuntimeError("fails on its first run on purpose")
     return "second run ok"
+
+
+def wait_for(path: str, limit: float = 60.0) -> str:
+    """Runs until ``path`` exists (bounded by ``limit`` seconds)."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while not Path(path).exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return "released"

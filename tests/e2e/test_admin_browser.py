@@ -185,6 +185,37 @@ def test_auto_refresh_shows_a_live_worker_and_its_work(site: DjangoSite,
     assert worker.returncode == 0
 
 
+def test_the_workers_page_shows_a_pool_its_children_and_their_jobs(
+        site: DjangoSite, browser: Browser, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    browser.login(OPERATOR)
+    with site.worker("default", "--name", "browser-pool", "--processes", "2",
+                     "--threads", "2") as worker:
+        job_ids = [site.enqueue("default", "tests.e2e.browser_jobs.wait_for", str(release))
+                   for _ in range(2)]
+
+        def shows_both_jobs(_: Any) -> bool:
+            assert worker.poll() is None, "runworker exited"
+            browser.open("/admin/django_jobqueue/worker/")
+            shown = " ".join(e.text for e in browser.find_all(
+                '#jobqueue-workers tr[data-pool="browser-pool"] td[data-col="jobs"]'))
+            return all(job_id in shown for job_id in job_ids)
+
+        browser.wait(shows_both_jobs, "the Workers page never showed the running jobs",
+                     timeout=30)
+        rows = browser.find_all("#jobqueue-workers tbody tr")
+        names = [row.get_attribute("data-worker") for row in rows]
+        assert names[:3] == ["browser-pool", "browser-pool.c1", "browser-pool.c2"], names
+        assert browser.text('tr[data-worker="browser-pool"] [data-col="shape"]') == "pool 2 × 2"
+        browser.driver.save_screenshot(str(tmp_path / "workers-pool.png"))
+        browser.click_and_wait_for_new_page(
+            f'#jobqueue-workers td[data-col="jobs"] a[href*="{job_ids[0]}"]')
+        assert job_ids[0] in browser.driver.current_url
+        browser.assert_no_server_error()
+        release.write_text("go")
+    assert worker.returncode == 0
+
+
 def test_the_dashboard_looks_native_and_lists_every_queue(site: DjangoSite,
                                                           browser: Browser) -> None:
     browser.login(OPERATOR)

@@ -26,6 +26,19 @@ REPO = Path(__file__).resolve().parents[2]
 PROJECT = REPO / "example_project"
 
 
+def _run_py_worker() -> tuple[str, ...]:
+    """The worker command example_project/run.py starts (its WORKER), read from the file."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("example_run", PROJECT / "run.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.WORKER
+
+
+EXAMPLE_WORKER = _run_py_worker()
+
+
 class Browser:
     """A cookie-keeping HTTP client for the development server."""
 
@@ -91,7 +104,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterato
     port = free_port()
     processes: list[tuple[subprocess.Popen, Path]] = []
     try:
-        for name, args in (("worker", ["runworker", "default"]),
+        for name, args in (("worker", list(EXAMPLE_WORKER)),
                            ("web", ["runserver", "--noreload", f"127.0.0.1:{port}"])):
             log = tmp_path / f"{name}.log"
             with open(log, "wb") as out:

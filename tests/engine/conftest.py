@@ -28,3 +28,29 @@ def workers(redis_url, tmp_path):
 @pytest.fixture
 def fq(connection):
     return Queue(QUEUE, connection=connection)
+
+
+POOL_SIGNING_KEY = "pool-test-signing-key"
+
+
+@pytest.fixture
+def pools(redis_url, tmp_path):
+    """Pool subprocess factory (tests/engine/test_pool*.py)."""
+    from tests.engine.jobs_pool import Pools
+
+    previous = serializers._signing_key
+    serializers.set_signing_key(POOL_SIGNING_KEY)
+    procs = Pools(redis_url, tmp_path, POOL_SIGNING_KEY)
+    try:
+        yield procs
+    finally:
+        procs.kill_all()
+        serializers._signing_key = previous
+        print(procs.logs())
+
+
+@pytest.fixture
+def pq(connection):
+    from tests.engine.jobs_pool import QUEUE
+
+    return Queue(QUEUE, connection=connection)

@@ -82,6 +82,8 @@ class WorkerProcesses:
             "--url", self.url, "--name", name,
             "--worker-ttl", "2", "--maintenance-interval", "0.2", *extra,
         ]  # fmt: skip
+        if "--processes" not in extra:  # these tests are about one worker process
+            command += ["--processes", "0"]
         with open(self.log_path(name), "ab") as log:
             proc = subprocess.Popen(
                 command, cwd=ROOT, env=env, stdin=subprocess.DEVNULL,

@@ -49,7 +49,7 @@ def _recording(job: Job, worker: str, attempt: int, ok: bool) -> steps.Recording
 
 def _every_step(connection) -> None:
     # pipelines do not load scripts on their own (the lease keeper does, on NOSCRIPT)
-    scripts.load(connection, ["enqueue", "schedule", "heartbeat", "recover"])
+    scripts.load(connection, ["enqueue", "schedule", "heartbeat", "recover", "pool_heartbeat"])
     queue = Queue("steps", connection=connection)
     a, b, c = (queue.enqueue("builtins.print", i) for i in range(3))
     queue.enqueue_many([Queue.prepare_data("builtins.print", [i]) for i in range(600)])
@@ -68,9 +68,14 @@ def _every_step(connection) -> None:
     steps.schedule_due_on(pipe, 10, ["steps"])
     steps.heartbeat_on(pipe, "w1", 60, 30, "", "", True, ["name", "w1"])
     steps.recover_expired_on(pipe, "steps", 10, 3)
+    steps.pool_heartbeat_on(pipe, 60, 30, [steps.PoolRecord("p1", True, ["kind", "pool"]),
+                                           steps.PoolRecord("p1.c1.s0", False, [])],
+                            [steps.Lease(a.id, "steps", "p1.c1.s0")])
     pipe.execute()
     steps.recover_expired(connection, "steps", 10, 3)
     steps.give_back(connection, "steps", "w1")
+    steps.give_back(connection, "steps", "w1", "w2")
+    steps.take_back_lost(connection, "steps", ["w1", "w2"], 3, "died")
     steps.requeue(connection, [c.id], states.MOVES["requeue"].sources)
     steps.requeue_batch(connection, "steps", states.MOVES["requeue"].sources, 10, 0)
     steps.cancel(connection, [a.id, b.id])

@@ -37,7 +37,7 @@ end
 -- handed over again (with a fresh lease) instead of a new one. `just_recorded` is the job
 -- whose outcome this same call has just recorded: it is not held any more, so the check is
 -- skipped (the common case: one command saved per job). Returns {queue, id, packed job
--- hash} or false.
+-- hash, 1 when more jobs wait in that queue else 0} or false.
 local function take_next(worker, lease, first, now, just_recorded)
   local wkey = k_worker(worker)
   local held = redis.call('HGET', wkey, 'current_job')  -- nil: no record (it expired)
@@ -80,7 +80,8 @@ local function take_next(worker, lease, first, now, just_recorded)
         if held then
           redis.call('HSET', wkey, 'state', 'busy', 'current_job', id)
         end
-        if redis.call('ZCARD', qkey) > 0 then
+        local more = redis.call('ZCARD', qkey) > 0
+        if more then
           notify(queue)  -- more work is waiting: wake the next idle worker
         end
         local n = #flat
@@ -88,7 +89,7 @@ local function take_next(worker, lease, first, now, just_recorded)
         flat[n + 3], flat[n + 4] = 'started_at', started
         flat[n + 5], flat[n + 6] = 'worker_name', worker
         flat[n + 7], flat[n + 8] = 'attempts', tostring(attempts)
-        return {queue, id, pack_fields(flat)}
+        return {queue, id, pack_fields(flat), more and 1 or 0}
       end
     end
   end

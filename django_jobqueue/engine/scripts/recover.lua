@@ -1,14 +1,25 @@
 -- Take jobs back from workers that can no longer run them, in one step each.
--- ARGV: prefix, queue, mode, batch size, worker, losses allowed.
+-- ARGV: prefix, queue, mode, batch size, losses allowed, reason, workers....
 --   mode 'expired':  jobs whose lease lapsed (their worker died); each goes back to the front
 --                    of its queue, or to failed when the job says on_worker_lost = fail or
 --                    when it has now lost that many workers (a job that kills its worker
 --                    must not take down every worker, forever).
---   mode 'returned': jobs started by `worker`, which gives them back (a forced shutdown);
---                    they go back to the front of the queue and count no loss.
+--   mode 'lost':     jobs started by one of `workers`, known dead (a pool's child that
+--                    crashed): treated as 'expired' at once, without waiting for the lease.
+--   mode 'returned': jobs started by one of `workers`, which give them back (a forced
+--                    shutdown); they go back to the front of the queue and count no loss.
+--   `reason` says how a lost worker was lost ('' = it stopped heartbeating).
 -- Returns {requeued, failed, ids taken back...}.
-local queue, mode, limit, worker = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5]
-local losses_allowed = tonumber(ARGV[6] or '0')
+local queue, mode, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
+local losses_allowed = tonumber(ARGV[5] or '0')
+local reason = ARGV[6]
+if reason == nil or reason == '' then
+  reason = 'stopped heartbeating'
+end
+local named = {}
+for i = 7, #ARGV do
+  named[ARGV[i]] = true
+end
 local skey = k_started(queue)
 local now = server_time()
 local ids
@@ -17,26 +28,27 @@ if mode == 'expired' then
 else
   ids = redis.call('ZRANGE', skey, 0, -1)
 end
+local counts_loss = mode ~= 'returned'
 local requeued, failed = 0, 0
 local taken = {}
 for _, id in ipairs(ids) do
   local jkey = k_job(id)
   local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status',
     'lost_count')
-  if mode == 'expired' or f[1] == worker then
+  if mode == 'expired' or named[f[1]] then
     redis.call('ZREM', skey, id)
     if f[4] then
       local lost = 0
       taken[#taken + 1] = id
-      if mode == 'expired' then
+      if counts_loss then
         lost = (tonumber(f[5]) or 0) + 1  -- a corrupt count starts again
         redis.call('HSET', jkey, 'lost_count', lost, 'last_lost_at', fmt(now),
           'last_lost_worker', f[1] or '')
       end
-      if mode == 'expired' and (f[2] == 'fail' or (losses_allowed > 0 and lost >= losses_allowed)) then
+      if counts_loss and (f[2] == 'fail' or (losses_allowed > 0 and lost >= losses_allowed)) then
         local ttl = failure_ttl_of(f[3])
         redis.call('HSET', jkey, 'status', S_FAILED, 'ended_at', fmt(now), 'exc_info',
-          'WorkerLost: worker ' .. (f[1] or '?') .. ' stopped heartbeating while running this '
+          'WorkerLost: worker ' .. (f[1] or '?') .. ' ' .. reason .. ' while running this '
           .. 'job (workers lost running it: ' .. lost .. ')')
         redis.call('ZADD', k_failed(queue), expiry_score(now, ttl), id)
         expire_job(id, ttl)

@@ -47,6 +47,8 @@ class TickReport:
     moved: int = 0
     #: an operator asked to stop this job (the loop stops it if it is running it)
     stop_job_id: str | None = None
+    #: a pool's: every job an operator asked to stop (the supervisor relays them)
+    stop_job_ids: list[str] = field(default_factory=list)
     #: queue -> jobs taken back from lost workers (heartbeat ticks only)
     recovered: dict[str, steps.Recovered] = field(default_factory=dict)
 
@@ -84,13 +86,10 @@ class LeaseKeeper:
         pipe = self.connection.pipeline(transaction=False)
         pipe.exists(keys.suspended())
         used = [steps.schedule_due_on(pipe, steps.SCHEDULE_BATCH, self.queue_names)]
-        pipe.getdel(keys.stop(self.worker_name))  # an operator's request to stop a job
+        self._ask_for_stop_requests(pipe)
         heartbeat = force or now >= self._next_heartbeat
         if heartbeat:
-            held = self.snapshot()
-            used.append(steps.heartbeat_on(
-                pipe, self.worker_name, int(self.worker_ttl) + 1, self.worker_ttl,
-                held.job_id, held.queue, self._whole_record, held.record))
+            used.append(self._beat_on(pipe))
             for name in self.queue_names:
                 used.append(steps.recover_expired_on(pipe, name, steps.RECOVER_BATCH,
                                                      self.max_lost_attempts))
@@ -114,7 +113,7 @@ class LeaseKeeper:
         if cleanup:
             self._next_cleanup = now + CLEANUP_EVERY
         report = TickReport(suspended=bool(replies[0]), moved=int(replies[1]))
-        report.stop_job_id = replies[2].decode() if replies[2] else self._pending_stop(now)
+        self._read_stop_requests(replies[2], now, report)
         if heartbeat:
             for name, reply in zip(self.queue_names, replies[4:4 + len(self.queue_names)],
                                    strict=True):
@@ -122,6 +121,20 @@ class LeaseKeeper:
                 report.recovered[name] = found
                 report.moved += found.requeued + found.failed
         return report
+
+    # --- what a pool's keeper does otherwise (pool/upkeep.py) --------------------------
+
+    def _ask_for_stop_requests(self, pipe: Any) -> None:
+        pipe.getdel(keys.stop(self.worker_name))  # an operator's request to stop a job
+
+    def _read_stop_requests(self, reply: Any, now: float, report: TickReport) -> None:
+        report.stop_job_id = reply.decode() if reply else self._pending_stop(now)
+
+    def _beat_on(self, pipe: Any) -> str:
+        held = self.snapshot()
+        return steps.heartbeat_on(pipe, self.worker_name, int(self.worker_ttl) + 1,
+                                  self.worker_ttl, held.job_id, held.queue,
+                                  self._whole_record, held.record)
 
     def _pending_stop(self, now: float) -> str | None:
         if self._stop_retry is None:

@@ -64,28 +64,30 @@ def record_before(connection: Redis, rec: steps.Recording, seconds: float) -> bo
             time.sleep(0.2)
 
 
-def give_back(connection: Redis, worker_name: str, queues: Sequence[str]) -> list[str]:
-    """Put every job started under this name back at the front of its queue (no loss
-    counted): the job a forced shutdown interrupted, and one a take whose reply was lost
+def give_back(connection: Redis, workers: Sequence[str], queues: Sequence[str],
+              label: str = "") -> list[str]:
+    """Put every job started under these worker names back at the front of its queue (no
+    loss counted): the job a forced shutdown interrupted, and one a take whose reply was lost
     left behind as the worker was stopping. Returns their ids; when Redis cannot be reached
-    their leases lapse and any worker takes them."""
+    their leases lapse and any worker takes them. ``label`` names the leaver in the log."""
+    label = label or ", ".join(workers)
     given: list[str] = []
     try:
         for queue in queues:
-            given += steps.give_back(connection, queue, worker_name).job_ids
+            given += steps.give_back(connection, queue, *workers).job_ids
     except LOST_CONNECTION:
-        logger.error("worker %s: could not give back its jobs; their leases will lapse",
-                     worker_name)
+        logger.error("worker %s: could not give back its jobs; their leases will lapse", label)
     for job_id in given:
-        logger.warning("worker %s: job %s is back on its queue", worker_name, job_id)
+        logger.warning("worker %s: job %s is back on its queue", label, job_id)
     return given
 
 
-def register_death(connection: Redis, worker_name: str) -> None:
+def register_death(connection: Redis, *worker_names: str) -> None:
+    """Take the records down (those not in the workers set are simply deleted)."""
     try:
         pipe = connection.pipeline(transaction=False)
-        pipe.delete(keys.worker(worker_name))
-        pipe.zrem(keys.workers(), worker_name)
+        pipe.delete(*(keys.worker(name) for name in worker_names))
+        pipe.zrem(keys.workers(), *worker_names)
         pipe.execute()
     except LOST_CONNECTION:
-        pass  # the record expires by itself
+        pass  # the records expire by themselves

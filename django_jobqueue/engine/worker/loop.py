@@ -25,8 +25,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterable, Sequence
-from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from redis import Redis
 
@@ -34,7 +33,6 @@ from .. import keys, steps, timeouts
 from ..channel import Channel
 from ..connections import resolve_connection
 from ..exceptions import JobStopRequested, ShutdownRequested, StopRequested
-from ..execution import Outcome, perform, recording, run_callbacks
 from ..job import Job
 from ..queue import Queue
 from ..serializers import PickleSerializer, resolve_serializer, using_default_key
@@ -44,6 +42,7 @@ from .info import WorkerInfo, live_workers
 from .lease import LeaseKeeper, Maintenance, Snapshot, TickReport
 from .leaving import give_back, record_before, refuse_a_live_namesake, register_death
 from .outages import GaveUp, Reconnector
+from .running import Running, RunsJobs, WorkerState
 from .shutdown import ShutdownSignals
 
 logger = logging.getLogger("django_jobqueue.worker")
@@ -61,18 +60,17 @@ RQ_IGNORED = frozenset({
 RQ_WORK_IGNORED = frozenset({"logging_level", "date_format", "log_format", "with_scheduler"})
 
 
-class WorkerState(str, Enum):
-    STARTING = "starting"
-    IDLE = "idle"
-    BUSY = "busy"
-    SUSPENDED = "suspended"
-    STOPPED = "stopped"
+class SlotLink(Protocol):
+    """What a pool's slot shares with the other slots of its child (pool/slots.py)."""
 
-    def __str__(self) -> str:
-        return self.value
+    def took(self, more: bool) -> None: ...
+
+    def job_done(self, worker: Worker) -> None: ...
+
+    def wait_for_work(self, worker: Worker) -> None: ...
 
 
-class Worker(ShutdownSignals):
+class Worker(RunsJobs, ShutdownSignals):
     """Serves queues in strict priority order (the first queue with a job wins)."""
 
     def __init__(
@@ -137,6 +135,10 @@ class Worker(ShutdownSignals):
         self._suspended = False
         self._resumed = threading.Event()
         self._job_thread = threading.get_ident()
+        #: the job whose code runs now (a pool's child reports it to its supervisor)
+        self.running: Running | None = None
+        #: set when this worker is a slot of a pool's child (see pool/slots.py)
+        self._link: SlotLink | None = None
 
     def __repr__(self) -> str:
         return f"Worker({self.name!r}, queues={[q.name for q in self.queues]})"
@@ -155,14 +157,6 @@ class Worker(ShutdownSignals):
 
     def get_state(self) -> str:
         return self._state.value
-
-    def before_job(self, job: Job) -> None:
-        """Hook: runs in the worker before each job (the Django layer closes stale database
-        connections and sends job_started here)."""
-
-    def after_job(self, job: Job, outcome: Outcome, succeeded: bool) -> None:
-        """Hook: runs after each job and its callbacks, before its outcome is written (which
-        goes with the worker's next request)."""
 
     def current_job_ids(self) -> tuple[str, str]:
         return self._current
@@ -261,13 +255,30 @@ class Worker(ShutdownSignals):
             maintenance.stop()
             # what this name still holds: the job a forced stop interrupted, or one a take
             # whose reply was lost took as the worker was leaving
-            give_back(self.connection, self.name, self.queue_names)
+            give_back(self.connection, [self.name], self.queue_names)
             register_death(self.connection, self.name)
             self._restore_signal_handlers()
         logger.info("worker %s: stopped after %d job(s)", self.name, processed)
         return processed > 0
 
-    def _loop(self, burst: bool, max_jobs: int | None, max_idle_time: float | None) -> int:
+    def serve(self, link: SlotLink, burst: bool = False) -> int:
+        """Run as one slot of a pool's child: the loop alone. The child's supervisor does
+        what ``work`` does around it (heartbeats, leases, recovery, scheduling, signals)
+        and ``link`` carries what the slot and its child share. Returns the jobs processed."""
+        self._link = link
+        self._job_thread = threading.get_ident()
+        self._state = WorkerState.IDLE
+        try:
+            return self._loop(burst, None, None, slot=True)
+        except GaveUp:
+            return 0
+        finally:
+            self._state = WorkerState.STOPPED
+            self._flush_pending()
+            self._channel.close()
+
+    def _loop(self, burst: bool, max_jobs: int | None, max_idle_time: float | None,
+              slot: bool = False) -> int:
         processed = 0
         idle_since = time.monotonic()
         take = steps.Take(self.name, self.worker_ttl, self.queue_names)
@@ -288,11 +299,17 @@ class Worker(ShutdownSignals):
                 taken = self._call(lambda: steps.take(self._channel, take))
             if taken is not None:
                 self._current = (taken.job_id, taken.queue)  # a stop request may name it now
+                if self._link is not None:
+                    self._link.took(taken.more)
                 self._run(taken)
                 processed += 1
                 idle_since = time.monotonic()
+                if self._link is not None:
+                    self._link.job_done(self)
                 continue
             self._state = WorkerState.IDLE
+            if burst and slot:  # the pool's supervisor moves due scheduled jobs
+                break
             if burst:  # a due scheduled job may be waiting: one tick moves it
                 report = self._call(lambda: self._keeper.tick(force=True))
                 self._apply(report)
@@ -323,65 +340,6 @@ class Worker(ShutdownSignals):
                            "lapsed and it was taken back", self.name, rec.job_id)
         return taken
 
-    def _run(self, taken: steps.Taken) -> None:
-        job_id, queue_name = taken.job_id, taken.queue
-        self._state = WorkerState.BUSY
-        try:
-            job = self.job_class.from_fields(job_id, taken.fields, self.connection,
-                                             serializer=self.serializer)
-            job.origin = queue_name
-        except Exception as exc:  # a corrupt hash: fail this job, keep working
-            job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
-            job.origin = queue_name
-            job.attempts = _attempts(taken.fields)
-            now = time.time()
-            outcome = Outcome(ok=False, started=now, ended=now, exception=exc, retryable=False,
-                              exc_info=f"Corrupt job {job_id} in Redis: "
-                                       f"{type(exc).__name__}: {exc}")
-        else:
-            self._call_hook(self.before_job, job)
-            self._interruptible = True
-            try:
-                outcome = perform(job, keep_alarm_handler=True)
-            finally:
-                self._interruptible = False
-            outcome = run_callbacks(job, outcome)
-        self._pending, outcome = recording(job, outcome, self.name, self.default_result_ttl)
-        if not outcome.ok:
-            self._handle_exception(job, outcome)
-        self._call_hook(self.after_job, job, outcome, outcome.ok)
-        self.total_working_time += outcome.duration
-        self._state = WorkerState.IDLE
-        if outcome.ok:
-            self.successful_job_count += 1
-            logger.info("job %s %s finished in %.1f ms", job_id, job.func_name,
-                        outcome.duration * 1000)
-            return
-        self.failed_job_count += 1
-        lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
-        retries = f" ({job.retries_left} retries left)" if job.retries_left else ""
-        if outcome.stopped:
-            retries = " (stopped on request)"
-        logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
-                       outcome.duration * 1000, retries, lines[-1][:200])
-
-    def _handle_exception(self, job: Job, outcome: Outcome) -> None:
-        exc = outcome.exception
-        if exc is None:
-            return
-        for handler in self.exception_handlers:
-            try:
-                if handler(job, type(exc), exc, exc.__traceback__) is False:
-                    return
-            except Exception:
-                logger.exception("worker %s: exception handler %r raised", self.name, handler)
-
-    def _call_hook(self, hook: Any, *args: Any) -> None:
-        try:
-            hook(*args)
-        except Exception:  # a hook must never take the worker down
-            logger.exception("worker %s: %s raised", self.name, hook.__name__)
-
     def blocking_wait_timeout(self) -> float:
         """The idle wait, ended before the client's own socket timeout would cut it off
         (redis-py 8 sets one by default, reported as ``orig_socket_timeout``)."""
@@ -392,16 +350,26 @@ class Worker(ShutdownSignals):
         return self.wait_timeout
 
     def _wait_for_work(self) -> None:
-        """Block (no polling) until some queue gets a job, or the wait times out."""
+        """Block (no polling) until some queue gets a job, or the wait times out (a pool's
+        slot waits as its child says: one slot of a child listens, the others park)."""
+        if self._link is not None:
+            self._link.wait_for_work(self)
+        else:
+            self.listen()
+
+    def listen(self, *wake_keys: str) -> bool:
+        """One blocking wait on the queues' wake-up lists (and ``wake_keys``); whether a
+        token came (rather than the timeout or a signal)."""
         timeout = self.blocking_wait_timeout()
-        notify_keys = [keys.notify(name) for name in self.queue_names]
+        notify_keys = [keys.notify(name) for name in self.queue_names] + list(wake_keys)
         self._interruptible = True  # from here a signal raises ShutdownRequested...
         try:
             if self._stop_requested:  # ...and one that came just before is seen here
-                return
-            self._call(lambda: self.connection.blpop(notify_keys, timeout=timeout))
+                return False
+            popped = self._call(lambda: self.connection.blpop(notify_keys, timeout=timeout))
+            return popped is not None
         except ShutdownRequested:
-            pass
+            return False
         finally:
             self._interruptible = False
 
@@ -436,13 +404,6 @@ class Worker(ShutdownSignals):
     @classmethod
     def count(cls, connection: Redis | None = None, queue: Queue | None = None) -> int:
         return len(cls.all(connection=connection, queue=queue))
-
-
-def _attempts(fields: dict[bytes, bytes]) -> int:
-    try:
-        return int(fields.get(b"attempts") or 0)
-    except ValueError:
-        return 0
 
 
 SimpleWorker = Worker

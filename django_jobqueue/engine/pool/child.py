@@ -1,0 +1,209 @@
+"""A pool's child process: its slots (one thread each, the first on the main thread so that
+SIGALRM can interrupt a job there), one event loop for their ``async def`` jobs, and a
+control thread that reports to the supervisor and relays its requests.
+
+The child talks to Redis only through its slots' takes and outcomes; heartbeats, leases,
+recovery and scheduling are the supervisor's (one component per pool). It reports what its
+slots run twice a second, and only when that changed, so a busy pool pays no message per job.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+from .. import execution, timeouts
+from ..worker.loop import Worker
+from .slots import SlotLink
+
+logger = logging.getLogger("django_jobqueue.worker")
+
+#: how often the control thread looks at the slots and the supervisor's messages
+REPORT_SECONDS = 0.25
+#: a stop request for a job whose code has not started yet is tried again this long
+STOP_RETRY_SECONDS = 60.0
+
+WorkerFactory = Callable[[str], Worker]
+
+
+@dataclass(frozen=True)
+class ChildSpec:
+    """What a child is to be, decided by the supervisor before the fork."""
+
+    number: int
+    name: str
+    slot_names: tuple[str, ...]
+    burst: bool
+    suspended: bool
+    max_jobs: int | None
+    max_memory_mb: float | None
+    supervisor_pid: int
+
+
+@dataclass(frozen=True)
+class Report:
+    """A child's state as its supervisor holds it: per busy slot (slot index, job id, queue,
+    attempt, started at, timeout), and its counts."""
+
+    running: tuple[tuple[int, str, str, int, float, float], ...]
+    successful: int
+    failed: int
+    working_time: float
+    state: str
+    leaving: str = ""
+
+
+def child_main(spec: ChildSpec, conn: Connection, factory: WorkerFactory) -> None:
+    """The child's whole life (it never returns: the process exits)."""
+    code = 0
+    try:
+        code = _Child(spec, conn, factory).run()
+    except BaseException:
+        logger.exception("pool child %s: failed", spec.name)
+        code = 1
+    finally:
+        logging.shutdown()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:  # noqa: S110 (nothing left to tell)
+                pass
+        os._exit(code)
+
+
+def _die_with_supervisor(supervisor_pid: int) -> None:
+    """Linux: the kernel kills this child when its supervisor dies, so no job runs on here
+    after the leases stop being renewed (elsewhere the control thread notices the orphan
+    within a report interval and leaves)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except Exception:  # noqa: S110 (not Linux)
+        return
+    if os.getppid() != supervisor_pid:  # it died before the call above
+        os._exit(1)
+
+
+class _Child:
+    def __init__(self, spec: ChildSpec, conn: Connection, factory: WorkerFactory) -> None:
+        self.spec = spec
+        self.conn = conn
+        self.workers = [factory(name) for name in spec.slot_names]
+        for worker in self.workers:
+            worker._set_suspended(spec.suspended)
+        if spec.number == 1:  # once per pool, from a process that unpickles
+            self.workers[0]._warn_if_unsigned()
+        self.link = SlotLink(spec.name, self.workers, spec.max_jobs, spec.max_memory_mb)
+        self._stops: dict[str, float] = {}  # job id -> until when to try again
+        self._last: Report | None = None
+        self._done = threading.Event()
+        self._crashed = False
+
+    def run(self) -> int:
+        _die_with_supervisor(self.spec.supervisor_pid)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides (Ctrl-C)
+        signal.signal(signal.SIGTERM, lambda *_: threading.Thread(
+            target=self.link.leave, args=("SIGTERM",), daemon=True).start())
+        timeouts.install_handler()
+        loop = asyncio.new_event_loop()
+        threading.Thread(target=loop.run_forever, name="jobqueue-async", daemon=True).start()
+        execution.use_event_loop(loop)
+        control = threading.Thread(target=self._control, name="jobqueue-control", daemon=True)
+        control.start()
+        threads = [threading.Thread(target=self._serve, args=(w,), name=f"jobqueue-{w.name}",
+                                    daemon=True) for w in self.workers[1:]]
+        for thread in threads:
+            thread.start()
+        self._serve(self.workers[0])
+        for thread in threads:
+            thread.join()
+        self._done.set()
+        control.join(timeout=5)
+        self._send(self._report())
+        loop.call_soon_threadsafe(loop.stop)
+        return 1 if self._crashed else 0
+
+    def _serve(self, worker: Worker) -> None:
+        try:
+            worker.serve(self.link, burst=self.spec.burst)
+        except BaseException:
+            logger.exception("pool child %s: slot %s failed", self.spec.name, worker.name)
+            self._crashed = True
+            self.link.leave(f"slot {worker.name} failed")
+
+    # --- the control thread ----------------------------------------------------------
+
+    def _control(self) -> None:
+        while not self._done.is_set():
+            try:
+                if self.conn.poll(REPORT_SECONDS):
+                    self._handle(self.conn.recv())
+            except (EOFError, OSError):
+                self.link.leave("its supervisor is gone")
+                self._done.wait(REPORT_SECONDS)
+                continue
+            if os.getppid() != self.spec.supervisor_pid:
+                self.link.leave("its supervisor is gone")
+            self._retry_stops()
+            report = self._report()
+            if report != self._last:
+                self._send(report)
+
+    def _handle(self, message: Sequence[Any]) -> None:
+        kind = message[0]
+        if kind == "stop-job":
+            self._stops[message[1]] = time.monotonic() + STOP_RETRY_SECONDS
+            self._retry_stops()
+        elif kind == "suspended":
+            for worker in self.workers:
+                worker._set_suspended(bool(message[1]))
+            self.link.wake_all()
+        elif kind == "leave":
+            self.link.leave(message[1])
+
+    def _retry_stops(self) -> None:
+        now = time.monotonic()
+        for job_id, until in list(self._stops.items()):
+            sent = None
+            for worker in self.workers:
+                answer = worker.stop_job(job_id)
+                if answer is not False:
+                    sent = answer
+                    break
+            if sent or now >= until:
+                del self._stops[job_id]
+
+    def _report(self) -> Report:
+        running = tuple(
+            (index, r.job_id, r.queue, r.attempt, r.started_at, r.timeout)
+            for index, r in ((i, w.running) for i, w in enumerate(self.workers))
+            if r is not None)
+        busy = any(w.state == "busy" for w in self.workers)
+        suspended = self.workers[0]._suspended
+        state = ("stopping" if self.link.leaving else "suspended" if suspended
+                 else "busy" if busy else "idle")
+        return Report(
+            running=running,
+            successful=sum(w.successful_job_count for w in self.workers),
+            failed=sum(w.failed_job_count for w in self.workers),
+            working_time=round(sum(w.total_working_time for w in self.workers), 3),
+            state=state, leaving=self.link.leaving,
+        )
+
+    def _send(self, report: Report) -> None:
+        try:
+            self.conn.send(report)
+            self._last = report
+        except (OSError, ValueError):
+            pass  # the supervisor is gone: the slots are leaving already

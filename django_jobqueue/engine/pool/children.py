@@ -1,0 +1,152 @@
+"""The supervisor's side of its children: starting one (fork), what it last reported, and
+what becomes of its jobs when it ends (given back, taken back as lost, or failed by the
+hard limit that killed it)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from multiprocessing import Pipe
+from multiprocessing.connection import Connection
+from typing import Any
+
+from redis import Redis
+
+from .. import steps
+from ..results import Result
+from ..states import JobStatus
+from .child import ChildSpec, Report, WorkerFactory, child_main
+
+logger = logging.getLogger("django_jobqueue.worker")
+
+NO_REPORT = Report(running=(), successful=0, failed=0, working_time=0.0, state="starting")
+
+
+@dataclass(frozen=True)
+class Killed:
+    """A job the supervisor killed its child for, and how it is recorded."""
+
+    slot: str
+    job_id: str
+    queue: str
+    attempt: int
+    started_at: float
+    exc_info: str
+    final: JobStatus  # FAILED (past its timeout: a retry policy applies) or STOPPED
+
+
+@dataclass
+class ChildHandle:
+    spec: ChildSpec
+    pid: int
+    conn: Connection
+    birth: float = field(default_factory=time.time)
+    report: Report = NO_REPORT
+    #: set once the supervisor killed it for a hard limit
+    killed: list[Killed] | None = None
+    #: exit status once reaped, until its jobs are dealt with (Redis may be unreachable)
+    status: int | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    def slot_name(self, index: int) -> str:
+        return self.spec.slot_names[index]
+
+    def read_reports(self) -> None:
+        """Take in every message the child sent (the last report wins)."""
+        try:
+            while self.conn.poll():
+                message = self.conn.recv()
+                if isinstance(message, Report):
+                    self.report = message
+        except (EOFError, OSError):
+            pass
+
+    def send(self, *message: Any) -> None:
+        try:
+            self.conn.send(message)
+        except (OSError, ValueError):
+            pass  # it is gone: reaping it deals with it
+
+    def kill(self, killed: list[Killed]) -> None:
+        self.killed = killed
+        try:
+            os.kill(self.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+    def running_jobs(self) -> list[tuple[str, str, str]]:
+        """(job id, queue, slot name) of every job it reported running."""
+        return [(job, queue, self.slot_name(i)) for i, job, queue, *_ in self.report.running]
+
+
+def start_child(spec: ChildSpec, factory: WorkerFactory, inherited: list[Connection],
+                after_fork_in_child: Any = None) -> ChildHandle:
+    """Fork a child that runs ``spec``; ``inherited`` are the supervisor's pipes to its
+    other children (closed in the new one)."""
+    ours, theirs = Pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        ours.close()
+        for conn in inherited:
+            conn.close()
+        if after_fork_in_child is not None:
+            after_fork_in_child()
+        child_main(spec, theirs, factory)  # never returns
+    theirs.close()
+    return ChildHandle(spec, pid, ours)
+
+
+def describe_exit(status: int) -> str:
+    code = os.waitstatus_to_exitcode(status)
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = str(-code)
+        return f"died (killed by {name})"
+    return f"died (exit code {code})"
+
+
+def settle(connection: Redis, handle: ChildHandle, queues: list[str], serializer: Any,
+           losses_allowed: int, forced: bool) -> None:
+    """Deal with the jobs of a child that ended (raises when Redis cannot be reached: call
+    again later; every step here is safe to repeat)."""
+    names = list(handle.spec.slot_names)
+    status = handle.status if handle.status is not None else 0
+    if handle.killed:
+        for killed in handle.killed:
+            _record_killed(connection, killed, serializer)
+    if handle.killed is not None or forced or os.waitstatus_to_exitcode(status) == 0:
+        # what it still holds goes back with no loss counted: the other jobs of a child
+        # killed for a hard limit, a forced stop's, or a take lost as it was leaving
+        for queue in queues:
+            for job_id in steps.give_back(connection, queue, *names).job_ids:
+                logger.warning("pool child %s: job %s is back on its queue", handle.name,
+                               job_id)
+        return
+    reason = f"(pool child {handle.name}, pid {handle.pid}) {describe_exit(status)}"
+    for queue in queues:
+        found = steps.take_back_lost(connection, queue, names, losses_allowed, reason)
+        if found.job_ids:
+            logger.warning("pool child %s %s: its job(s) %s: %d back on %s, %d failed",
+                           handle.name, describe_exit(status), ", ".join(found.job_ids),
+                           found.requeued, queue, found.failed)
+
+
+def _record_killed(connection: Redis, killed: Killed, serializer: Any) -> None:
+    now = time.time()
+    entry_type = Result.Type.STOPPED if killed.final == JobStatus.STOPPED else Result.Type.FAILED
+    entry = Result.payload(serializer, entry_type, None, killed.exc_info, killed.slot,
+                           killed.started_at, now)
+    rec = steps.Recording(job_id=killed.job_id, queue=killed.queue, worker=killed.slot,
+                          attempt=killed.attempt, entry=entry, succeeded=False,
+                          exc_info=killed.exc_info, retry=killed.final == JobStatus.FAILED,
+                          final=killed.final)
+    verdict, _ = steps.record(connection, rec)
+    logger.error("job %s: %s (%s)", killed.job_id, killed.exc_info.splitlines()[0], verdict)

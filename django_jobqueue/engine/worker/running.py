@@ -1,0 +1,133 @@
+"""Running one job a take handed over, for the worker loop: load it (a corrupt hash fails
+that job, not the worker), the worker's hooks, the job itself, its callbacks, RQ's exception
+handlers, and the recording of its outcome (sent with the worker's next request)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from enum import Enum
+from typing import Any, NamedTuple
+
+from .. import steps
+from ..execution import Outcome, perform, recording, run_callbacks
+from ..job import Job
+from ..states import DEFAULT_TIMEOUT
+
+logger = logging.getLogger("django_jobqueue.worker")
+
+
+class WorkerState(str, Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    SUSPENDED = "suspended"
+    STOPPED = "stopped"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Running(NamedTuple):
+    """A job whose code runs now: what a pool's supervisor needs to hold its hard limit."""
+
+    job_id: str
+    queue: str
+    attempt: int
+    started_at: float  # wall clock
+    timeout: float  # seconds; <= 0: none
+
+
+class RunsJobs:
+    """Mixed into the worker (loop.py), which owns the attributes used here."""
+
+    name: str
+    connection: Any
+    serializer: Any
+    job_class: type[Job]
+    default_result_ttl: int
+    exception_handlers: list[Any]
+    successful_job_count: int
+    failed_job_count: int
+    total_working_time: float
+    running: Running | None
+    _pending: steps.Recording | None
+    _interruptible: bool
+    _state: Any
+
+    def before_job(self, job: Job) -> None:
+        """Hook: runs in the worker before each job (the Django layer closes stale database
+        connections and sends job_started here)."""
+
+    def after_job(self, job: Job, outcome: Outcome, succeeded: bool) -> None:
+        """Hook: runs after each job and its callbacks, before its outcome is written (which
+        goes with the worker's next request)."""
+
+    def _run(self, taken: steps.Taken) -> None:
+        job_id, queue_name = taken.job_id, taken.queue
+        self._state = WorkerState.BUSY
+        try:
+            job = self.job_class.from_fields(job_id, taken.fields, self.connection,
+                                             serializer=self.serializer)
+            job.origin = queue_name
+        except Exception as exc:  # a corrupt hash: fail this job, keep working
+            job = self.job_class(job_id, connection=self.connection, serializer=self.serializer)
+            job.origin = queue_name
+            job.attempts = _attempts(taken.fields)
+            now = time.time()
+            outcome = Outcome(ok=False, started=now, ended=now, exception=exc, retryable=False,
+                              exc_info=f"Corrupt job {job_id} in Redis: "
+                                       f"{type(exc).__name__}: {exc}")
+        else:
+            timeout = job.timeout if job.timeout is not None else DEFAULT_TIMEOUT
+            self.running = Running(job_id, queue_name, job.attempts, time.time(),
+                                   float(timeout))
+            self._call_hook(self.before_job, job)
+            self._interruptible = True
+            try:
+                outcome = perform(job, keep_alarm_handler=True)
+            finally:
+                self._interruptible = False
+            outcome = run_callbacks(job, outcome)
+        self.running = None
+        self._pending, outcome = recording(job, outcome, self.name, self.default_result_ttl)
+        if not outcome.ok:
+            self._handle_exception(job, outcome)
+        self._call_hook(self.after_job, job, outcome, outcome.ok)
+        self.total_working_time += outcome.duration
+        self._state = WorkerState.IDLE
+        if outcome.ok:
+            self.successful_job_count += 1
+            logger.info("job %s %s finished in %.1f ms", job_id, job.func_name,
+                        outcome.duration * 1000)
+            return
+        self.failed_job_count += 1
+        lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
+        retries = f" ({job.retries_left} retries left)" if job.retries_left else ""
+        if outcome.stopped:
+            retries = " (stopped on request)"
+        logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
+                       outcome.duration * 1000, retries, lines[-1][:200])
+
+    def _handle_exception(self, job: Job, outcome: Outcome) -> None:
+        exc = outcome.exception
+        if exc is None:
+            return
+        for handler in self.exception_handlers:
+            try:
+                if handler(job, type(exc), exc, exc.__traceback__) is False:
+                    return
+            except Exception:
+                logger.exception("worker %s: exception handler %r raised", self.name, handler)
+
+    def _call_hook(self, hook: Any, *args: Any) -> None:
+        try:
+            hook(*args)
+        except Exception:  # a hook must never take the worker down
+            logger.exception("worker %s: %s raised", self.name, hook.__name__)
+
+def _attempts(fields: dict[bytes, bytes]) -> int:
+    try:
+        return int(fields.get(b"attempts") or 0)
+    except ValueError:
+        return 0
