@@ -57,6 +57,7 @@ class Contender:
     note: str = ""
     fallback: str = ""  # set when the intended command is not available in this install
     argvs: list[list[str]] = field(default_factory=list)  # filled by commands()
+    extra: tuple[str, ...] = ()  # more flags for this contender's command
 
     @property
     def func(self) -> str:
@@ -78,6 +79,12 @@ class Contender:
         raise NotImplementedError
 
 
+#: our default logs one INFO line per job (as Celery, RQ and Sidekiq do); Dramatiq logs none
+QUIET = ("--log-level", "WARNING")
+QUIET_NOTE = ("--log-level WARNING: no per-job log line, as with Dramatiq's default "
+              "(ours logs one INFO line per job by default)")
+
+
 class Jobqueue(Contender):
     """``python -m django_jobqueue.engine worker bench --processes P --threads T --burst``.
 
@@ -87,7 +94,7 @@ class Jobqueue(Contender):
         base = [sys.executable, "-m", "django_jobqueue.engine", "worker", QUEUE, "--url", url]
         if not self.fallback:
             flags = ["--processes", str(self.processes), "--threads", str(self.threads)]
-            return [base + flags + ["--burst"]]
+            return [base + flags + list(self.extra) + ["--burst"]]
         return [base + ["--burst"] for _ in range(self.processes)]
 
     def enqueue(self, conn, n: int) -> None:
@@ -246,6 +253,8 @@ def contenders(workload: str, caps: dict) -> list[Contender]:
                      fallback=jq_fallback),
             Jobqueue("jobqueue", "jobqueue-2x8", "django-jobqueue 2 proc x 8 thr", workload, 2, 8,
                      fallback=jq_fallback),
+            Jobqueue("jobqueue", "jobqueue-2x8-quiet", "django-jobqueue 2 x 8, WARNING log",
+                     workload, 2, 8, fallback=jq_fallback, extra=QUIET, note=QUIET_NOTE),
             Dramatiq("dramatiq", "dramatiq-2x8", "Dramatiq 2 proc x 8 thr", workload, 2, 8,
                      stop="sigterm"),
             Celery("celery", "celery-prefork2", "Celery prefork 2", workload, 2, 1,
@@ -256,6 +265,8 @@ def contenders(workload: str, caps: dict) -> list[Contender]:
     return [
         Jobqueue("jobqueue", "jobqueue-2x16", "django-jobqueue 2 proc x 16 thr", workload, 2, 16,
                  fallback=jq_fallback),
+        Jobqueue("jobqueue", "jobqueue-2x16-quiet", "django-jobqueue 2 x 16, WARNING log",
+                 workload, 2, 16, fallback=jq_fallback, extra=QUIET, note=QUIET_NOTE),
         Dramatiq("dramatiq", "dramatiq-2x16", "Dramatiq 2 proc x 16 thr", workload, 2, 16,
                  stop="sigterm"),
         Celery("celery", "celery-threads32", "Celery threads 32", workload, 2, 16, stop="sigterm",

@@ -141,7 +141,14 @@ def _on_shared_loop(loop: asyncio.AbstractEventLoop, coro: Coroutine, timeout: f
             futures_wait([future], timeout=_AWAIT_SLICE)
         return future.result()
     except BaseException:
-        future.cancel()
+        # cancel, and wait until the coroutine really ended: while it runs on, the job
+        # still counts as running (a pool's hard limit covers one that ignores the cancel)
+        loop.call_soon_threadsafe(future.cancel)
+        while not future.done():
+            try:
+                futures_wait([future], timeout=_AWAIT_SLICE)
+            except BaseException:  # noqa: S112 (a second request while it winds down)
+                continue
         raise
 
 

@@ -24,8 +24,8 @@ LAYOUT: dict[str, str] = {
     "results": "results:{}",  # list of one job's execution outcomes, newest first
     "dependents": "dependents:{}",  # set of job ids waiting on this job
     "worker": "worker:{}",  # hash: one worker's state, expires with its heartbeat
-    "stop": "stop:{}",  # id of the job an operator asked this worker to stop (expires); a
-    # pool's: a set of such ids, for all its slots
+    "stop": "stop:{}",  # id of the job an operator asked this worker to stop (expires)
+    "stops": "stops:{}",  # set: ids of jobs an operator asked a pool's slots to stop
     "wake": "wake:{}",  # list: a token wakes the one listening slot of a pool's child
     "started": "started:{}",  # zset: job id -> lease deadline
     "finished": "finished:{}",  # zset: job id -> expiry
@@ -94,6 +94,10 @@ def worker(name: str) -> str:
 
 def stop(worker_name: str) -> str:
     return _prefix + _HEAD["stop"] + worker_name
+
+
+def stops(pool_name: str) -> str:
+    return _prefix + _HEAD["stops"] + pool_name
 
 
 def wake(child_name: str) -> str:

@@ -9,8 +9,12 @@ raised into the worker loop or into the next job.
 from __future__ import annotations
 
 import ctypes
+import heapq
+import itertools
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -115,15 +119,67 @@ def death_penalty(seconds: float | None, job_id: str = "",
             if not keep_handler and previous is not _on_alarm:
                 signal.signal(signal.SIGALRM, previous)
         return
-    target = threading.get_ident()
-
-    def fire() -> None:
-        interrupt(target, job_id, JobTimeoutException())
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
+    entry = _watchdog.add(seconds, threading.get_ident(), job_id)
     try:
         yield
     finally:
-        timer.cancel()
+        _watchdog.cancel(entry)
+
+
+_CANCELED = 4  # index of an entry's flag: [deadline, order, thread id, job id, canceled]
+COMPACT_AT = 1000  # canceled deadlines kept at most before the heap is rebuilt
+
+
+class _Watchdog:
+    """One thread per process holds every deadline of the jobs running off the main thread
+    (a pool's slots): arming one costs a heap push, not a thread start per job."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._heap: list[list] = []
+        self._order = itertools.count()
+        self._pid = 0
+        self._canceled = 0
+
+    def add(self, seconds: float, thread_id: int, job_id: str) -> list:
+        entry = [time.monotonic() + seconds, next(self._order), thread_id, job_id, False]
+        with self._cond:
+            if self._pid != os.getpid():  # first use in this process (or after a fork)
+                self._pid, self._heap, self._canceled = os.getpid(), [], 0
+                threading.Thread(target=self._run, name="jobqueue-timeouts",
+                                 daemon=True).start()
+            if self._canceled > COMPACT_AT and 2 * self._canceled > len(self._heap):
+                self._heap = [e for e in self._heap if not e[_CANCELED]]  # the job ended
+                heapq.heapify(self._heap)
+                self._canceled = 0
+            heapq.heappush(self._heap, entry)
+            if self._heap[0] is entry:
+                self._cond.notify()
+        return entry
+
+    def cancel(self, entry: list) -> None:
+        """The job ended: its deadline stays in the heap until its time or a compaction
+        (the heap does not grow with the jobs run)."""
+        with self._cond:
+            entry[_CANCELED] = True
+            self._canceled += 1
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while self._heap and self._heap[0][_CANCELED]:
+                    heapq.heappop(self._heap)
+                    self._canceled -= 1
+                if not self._heap:
+                    self._cond.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                _, _, thread_id, job_id, _ = heapq.heappop(self._heap)
+            # a job that ended meanwhile is not running there any more: nothing is sent
+            interrupt(thread_id, job_id, JobTimeoutException())
+
+
+_watchdog = _Watchdog()

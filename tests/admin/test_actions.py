@@ -105,18 +105,10 @@ def test_stop_a_running_job(admin_client, queue):
 @pytest.fixture
 def worker_processes(redis_url, tmp_path):
     """Worker subprocesses (python -m django_jobqueue.engine worker), SIGKILLed at the end."""
-    from django_jobqueue.engine import serializers
-    from tests.engine.jobs_faults import WorkerProcesses
+    from tests.engine.jobs_faults import WorkerProcesses, subprocesses
 
-    previous = serializers._signing_key
-    serializers.set_signing_key("admin-tests-signing-key")
-    procs = WorkerProcesses(redis_url, tmp_path, "admin-tests-signing-key")
-    try:
+    with subprocesses(WorkerProcesses, redis_url, tmp_path, "admin-tests-signing-key") as procs:
         yield procs
-    finally:
-        procs.kill_all()
-        serializers._signing_key = previous
-        print(procs.logs())
 
 
 def test_stop_a_job_running_in_a_worker_process(admin_client, queue, worker_processes):

@@ -12,6 +12,8 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -112,6 +114,25 @@ class WorkerProcesses:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:  # pragma: no cover - SIGKILL cannot be ignored
                 pass
+
+
+@contextmanager
+def subprocesses(factory: type[WorkerProcesses], url: str, log_dir: Path, signing_key: str
+                 ) -> Iterator[WorkerProcesses]:
+    """A fixture's body: this test process signs with ``signing_key`` (as the subprocesses
+    do); at the end every subprocess still running is SIGKILLed and their logs printed
+    (pytest shows them when the test failed)."""
+    from django_jobqueue.engine import serializers
+
+    previous = serializers._signing_key
+    serializers.set_signing_key(signing_key)
+    procs = factory(url, log_dir, signing_key)
+    try:
+        yield procs
+    finally:
+        procs.kill_all()
+        serializers._signing_key = previous
+        print(procs.logs())
 
 
 def where(conn, job_id: str, queue: str = QUEUE) -> list[str]:

@@ -75,6 +75,12 @@ def exits() -> None:
     os._exit(7)
 
 
+def exits_cleanly() -> None:
+    """Takes its child down with exit status 0 (still a crash: the child was not done)."""
+    _note()
+    os._exit(0)
+
+
 def allocate(megabytes: int) -> int:
     _note()
     BALLAST.append(b"x" * (megabytes * 2**20))
@@ -138,6 +144,17 @@ def release(conn, tag: str) -> None:
 
 def write_module(directory: Path, text: str) -> None:
     (directory / "pool_reloaded.py").write_text(text)
+
+
+
+def spins(seconds: float) -> None:
+    """Busy in Python code (a soft timeout reaches it between two bytecodes, on any thread)."""
+    _note()
+    conn = get_current_job().connection
+    conn.rpush("pool:spinning", os.getpid())
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
 
 
 __all__ = ["ROOT"]

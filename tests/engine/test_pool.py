@@ -85,6 +85,29 @@ def test_a_job_that_exits_its_child_fails_after_max_lost_attempts(connection, pq
     assert where(connection, bad.id, jp.QUEUE) == ["failed"]
 
 
+def test_os_exit_0_in_a_job_is_a_crash_too(connection, pq, pools):
+    bad = pq.enqueue(jp.exits_cleanly)
+    pools.start_pool("px0", 1, 1, "--worker-ttl", LONG_TTL, "--max-lost-attempts", "2")
+    wait_until(lambda: jp.status(bad) == JobStatus.FAILED, timeout=30, message=pools.logs())
+    assert jp.runs(connection, bad.id) == 2
+    assert "before it was done" in bad.exc_info
+
+
+def test_a_free_slot_takes_a_job_while_its_neighbours_are_busy(connection, pq, pools):
+    """Slots go busy one by one; every time, an idle one must still be listening."""
+    pools.start_pool("pfree", 1, 4)
+    for n in range(3):
+        pq.enqueue(jp.held, f"busy{n}", job_timeout=120)
+        wait_until(lambda n=n: jp.started_pids(connection, f"busy{n}"), timeout=20,
+                   message=pools.logs())
+        quick = pq.enqueue(jp.noted)
+        wait_until(lambda q=quick: jp.status(q) == JobStatus.FINISHED, timeout=10,
+                   message=f"no idle slot took the job after {n + 1} went busy\n"
+                           f"{pools.logs()}")
+    for n in range(3):
+        jp.release(connection, f"busy{n}")
+
+
 def test_hard_limit_kills_the_child_fails_the_job_and_requeues_its_neighbour(
         connection, pq, pools):
     neighbour = pq.enqueue(jp.held, "nb", job_timeout=120)
@@ -126,7 +149,7 @@ def test_a_stop_request_the_job_ignores_kills_its_child_and_the_job_is_stopped(
     pools.start_pool("ps", 1, 2, "--grace", "1")
     wait_until(lambda: jp.status(job) == JobStatus.STARTED, timeout=20, message=pools.logs())
     assert steps.stop(connection, [job.id], 60) == ["ok"]
-    assert connection.smembers("jq:stop:ps") == {job.id.encode()}  # the pool's one key
+    assert connection.smembers("jq:stops:ps") == {job.id.encode()}  # the pool's one key
     wait_until(lambda: jp.status(job) == JobStatus.STOPPED, timeout=20, message=pools.logs())
     assert "did not stop within 1 s" in job.exc_info
     assert jp.runs(connection, job.id) == 1

@@ -63,6 +63,17 @@ def test_burst_with_nothing_to_do_exits_without_starting_children(pools):
     assert "child" not in pools.log("pb")
 
 
+def test_burst_while_suspended_ends_without_running_anything(connection, pq, pools):
+    from django_jobqueue.engine import keys
+
+    jobs = [pq.enqueue(jp.noted) for _ in range(3)]
+    connection.set(keys.suspended(), 1)
+    proc = pools.start_pool("psus", 2, 2, "--burst")
+    assert proc.wait(timeout=30) == 0, pools.logs()
+    assert [jp.status(job) for job in jobs] == [JobStatus.QUEUED] * 3
+    assert pools.log("psus").count("started (pid") <= 2  # no child started over and over
+
+
 def test_max_jobs_per_child_recycles_children(connection, pq, pools):
     jobs = [pq.enqueue(jp.noted) for _ in range(10)]
     proc = pools.start_pool("pm", 1, 1, "--max-jobs-per-child", "3", "--burst")
@@ -94,6 +105,17 @@ def test_async_jobs_share_the_childs_loop_and_overlap(connection, pq, pools):
     # all four were asleep at once: each started before any of them ended
     assert max(float(start) for _, start, _ in spans) < min(float(end) for *_, end in spans)
     assert len({connection.hget(jp.WHO, job.id).split(b":")[0] for job in jobs}) == 1
+
+
+def test_the_soft_timeout_reaches_jobs_on_every_slot_without_a_kill(connection, pq, pools):
+    jobs = [pq.enqueue(jp.spins, 60, job_timeout=1) for _ in range(4)]
+    proc = pools.start_pool("pt", 1, 4, "--grace", "30", "--burst")
+    assert proc.wait(timeout=60) == 0, pools.logs()
+    for job in jobs:
+        assert jp.status(job) == JobStatus.FAILED
+        assert "JobTimeoutException" in job.exc_info and "was killed" not in job.exc_info
+    assert "killing child" not in pools.log("pt")
+    assert len(set(connection.lrange("pool:spinning", 0, -1))) == 1  # one child throughout
 
 
 def test_get_current_job_is_right_in_every_thread(connection, pq, pools):

@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -31,6 +31,8 @@ logger = logging.getLogger("django_jobqueue.worker")
 REPORT_SECONDS = 0.25
 #: a stop request for a job whose code has not started yet is tried again this long
 STOP_RETRY_SECONDS = 60.0
+#: a stop request for a job none of the slots holds is dropped after this long
+STOP_UNHELD_SECONDS = 1.0
 
 WorkerFactory = Callable[[str], Worker]
 
@@ -51,8 +53,10 @@ class ChildSpec:
 
 @dataclass(frozen=True)
 class Report:
-    """A child's state as its supervisor holds it: per busy slot (slot index, job id, queue,
-    attempt, started at, timeout), and its counts."""
+    """A child's state as its supervisor holds it: per slot whose job's code runs (slot
+    index, job id, queue, attempt, started at, timeout: for the hard limit), per slot holding
+    a job until its outcome is recorded (slot index, job id, queue: for its lease), and its
+    counts. ``done``: the final report of a child that ends as it should."""
 
     running: tuple[tuple[int, str, str, int, float, float], ...]
     successful: int
@@ -60,6 +64,8 @@ class Report:
     working_time: float
     state: str
     leaving: str = ""
+    held: tuple[tuple[int, str, str], ...] = ()
+    done: bool = False
 
 
 def child_main(spec: ChildSpec, conn: Connection, factory: WorkerFactory) -> None:
@@ -105,7 +111,7 @@ class _Child:
         if spec.number == 1:  # once per pool, from a process that unpickles
             self.workers[0]._warn_if_unsigned()
         self.link = SlotLink(spec.name, self.workers, spec.max_jobs, spec.max_memory_mb)
-        self._stops: dict[str, float] = {}  # job id -> until when to try again
+        self._stops: dict[str, tuple[float, float]] = {}  # job id -> (asked, try until)
         self._last: Report | None = None
         self._done = threading.Event()
         self._crashed = False
@@ -130,7 +136,8 @@ class _Child:
             thread.join()
         self._done.set()
         control.join(timeout=5)
-        self._send(self._report())
+        final = self._report()
+        self._send(replace(final, done=not self._crashed))
         loop.call_soon_threadsafe(loop.stop)
         return 1 if self._crashed else 0
 
@@ -163,7 +170,8 @@ class _Child:
     def _handle(self, message: Sequence[Any]) -> None:
         kind = message[0]
         if kind == "stop-job":
-            self._stops[message[1]] = time.monotonic() + STOP_RETRY_SECONDS
+            now = time.monotonic()
+            self._stops[message[1]] = (now, now + STOP_RETRY_SECONDS)
             self._retry_stops()
         elif kind == "suspended":
             for worker in self.workers:
@@ -173,15 +181,15 @@ class _Child:
             self.link.leave(message[1])
 
     def _retry_stops(self) -> None:
+        """Deliver the stop requests; one for a job whose code has not started yet is tried
+        again, one for a job no slot holds (it ended, or is another child's) is dropped soon,
+        so that it never stops a later run of that job."""
         now = time.monotonic()
-        for job_id, until in list(self._stops.items()):
-            sent = None
-            for worker in self.workers:
-                answer = worker.stop_job(job_id)
-                if answer is not False:
-                    sent = answer
-                    break
-            if sent or now >= until:
+        for job_id, (asked, until) in list(self._stops.items()):
+            answers = [worker.stop_job(job_id) for worker in self.workers]
+            if True in answers or now >= until:
+                del self._stops[job_id]
+            elif None not in answers and now >= asked + STOP_UNHELD_SECONDS:
                 del self._stops[job_id]
 
     def _report(self) -> Report:
@@ -189,6 +197,7 @@ class _Child:
             (index, r.job_id, r.queue, r.attempt, r.started_at, r.timeout)
             for index, r in ((i, w.running) for i, w in enumerate(self.workers))
             if r is not None)
+        held = tuple((i, *w._current) for i, w in enumerate(self.workers) if w._current[0])
         busy = any(w.state == "busy" for w in self.workers)
         suspended = self.workers[0]._suspended
         state = ("stopping" if self.link.leaving else "suspended" if suspended
@@ -198,7 +207,7 @@ class _Child:
             successful=sum(w.successful_job_count for w in self.workers),
             failed=sum(w.failed_job_count for w in self.workers),
             working_time=round(sum(w.total_working_time for w in self.workers), 3),
-            state=state, leaving=self.link.leaving,
+            state=state, leaving=self.link.leaving, held=held,
         )
 
     def _send(self, report: Report) -> None:

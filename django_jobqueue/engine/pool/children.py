@@ -49,6 +49,7 @@ class ChildHandle:
     killed: list[Killed] | None = None
     #: exit status once reaped, until its jobs are dealt with (Redis may be unreachable)
     status: int | None = None
+    asked_to_leave: bool = False
 
     @property
     def name(self) -> str:
@@ -80,9 +81,20 @@ class ChildHandle:
         except ProcessLookupError:
             pass
 
-    def running_jobs(self) -> list[tuple[str, str, str]]:
-        """(job id, queue, slot name) of every job it reported running."""
-        return [(job, queue, self.slot_name(i)) for i, job, queue, *_ in self.report.running]
+    def held_jobs(self) -> list[tuple[str, str, str]]:
+        """(job id, queue, slot name) of every job it reported holding (from its take until
+        its outcome is recorded: the span its lease must cover)."""
+        return [(job, queue, self.slot_name(i)) for i, job, queue in self.report.held]
+
+    @property
+    def leaving(self) -> bool:
+        """It will not take more jobs (asked to leave, recycling, or killed)."""
+        return self.asked_to_leave or bool(self.report.leaving) or self.killed is not None
+
+    def ended_cleanly(self) -> bool:
+        """Exit status 0 after its final report: a job calling ``os._exit(0)`` is a crash."""
+        return (self.status is not None and os.waitstatus_to_exitcode(self.status) == 0
+                and self.report.done)
 
 
 def start_child(spec: ChildSpec, factory: WorkerFactory, inherited: list[Connection],
@@ -122,7 +134,7 @@ def settle(connection: Redis, handle: ChildHandle, queues: list[str], serializer
     if handle.killed:
         for killed in handle.killed:
             _record_killed(connection, killed, serializer)
-    if handle.killed is not None or forced or os.waitstatus_to_exitcode(status) == 0:
+    if handle.killed is not None or forced or handle.ended_cleanly():
         # what it still holds goes back with no loss counted: the other jobs of a child
         # killed for a hard limit, a forced stop's, or a take lost as it was leaving
         for queue in queues:
@@ -131,6 +143,8 @@ def settle(connection: Redis, handle: ChildHandle, queues: list[str], serializer
                                job_id)
         return
     reason = f"(pool child {handle.name}, pid {handle.pid}) {describe_exit(status)}"
+    if os.waitstatus_to_exitcode(status) == 0:
+        reason += " before it was done (os._exit in a job?)"
     for queue in queues:
         found = steps.take_back_lost(connection, queue, names, losses_allowed, reason)
         if found.job_ids:

@@ -79,20 +79,25 @@ class SlotLink:
             self._wake_one()
 
     def wait_for_work(self, worker: Worker) -> None:
-        """Wait until work may be there: listen to Redis if no other slot does, else park."""
+        """Wait until work may be there: listen to Redis if no other slot does, else park
+        (a parked slot takes over listening as soon as the role falls vacant)."""
         with self._cond:
-            if self.leaving or worker._stop_requested:
-                return
-            if self._listening:
-                self._park(worker)
-                return
-            self._listening = True
+            suspended = worker._suspended
+            while True:
+                if self.leaving or worker._stop_requested:
+                    return
+                if not self._listening:  # vacant (now, or since parking): this slot listens
+                    self._listening = True
+                    break
+                if self._park(worker, suspended):
+                    return  # woken to take, or its suspension changed
         woken = False
         try:
             woken = worker.listen(self.wake_key)
         finally:
             with self._cond:
                 self._listening = False
+                self._cond.notify()  # a parked slot takes the role over
         if woken:
             self._wake_one()
 
@@ -125,15 +130,18 @@ class SlotLink:
 
     # --- inside ------------------------------------------------------------------------
 
-    def _park(self, worker: Worker) -> None:
-        suspended = worker._suspended
+    def _park(self, worker: Worker, suspended: bool) -> bool:
+        """Park (the lock held) until woken to take (True), or until the listening role is
+        vacant or a flag changed (False)."""
         self._parked += 1
         try:
             while not (self._wakeups or self.leaving or worker._stop_requested
-                       or worker._suspended != suspended):
+                       or worker._suspended != suspended or not self._listening):
                 self._cond.wait(PARK_SECONDS)
             if self._wakeups:
                 self._wakeups -= 1
+                return True
+            return worker._suspended != suspended
         finally:
             self._parked -= 1
 

@@ -26,6 +26,7 @@ from multiprocessing.connection import wait
 from typing import Any
 
 from redis import Redis
+from redis.exceptions import RedisError
 
 from .. import keys, steps
 from ..serializers import resolve_serializer
@@ -42,6 +43,10 @@ logger = logging.getLogger("django_jobqueue.worker")
 
 #: the supervisor's loop wakes at least this often (hard limits, replacing children)
 LOOP_SECONDS = 0.2
+#: a child that crashes this soon after it started makes the next one wait (backing off)
+CRASH_LOOP_SECONDS = 1.0
+#: how long a stop request waits for the job to show in a child's report
+STOP_REPORT_SECONDS = 2.0
 
 
 class Supervisor:
@@ -81,6 +86,8 @@ class Supervisor:
         self._reload = threading.Event()
         self._suspended = False
         self._stop_asked: dict[str, float] = {}  # job id -> when the operator asked
+        self._restart_delay = 0.0
+        self._next_start = 0.0
         self._wake_r, self._wake_w = os.pipe()
         self.keeper = PoolKeeper(connection, self.name, self.queue_names, self.worker_ttl,
                                  max_lost_attempts, self._view)
@@ -110,7 +117,8 @@ class Supervisor:
             if watcher is not None:
                 watcher.set()
             self._kill_all()
-            self._settle_ended(until=time.monotonic() + self.worker_ttl)
+            self._settle_ended(until=time.monotonic() + (5.0 if self._forced
+                                                          else self.worker_ttl))
             self.state = "stopped"
             try:
                 register_death(self.connection, self.name)
@@ -134,14 +142,20 @@ class Supervisor:
                 why = "warm shutdown" if self._signals else "reload"
                 for handle in self.children.values():
                     handle.send("leave", why)
+                    handle.asked_to_leave = True
             if self._signals > 1 and not self._forced:
                 self._forced = True
                 for handle in self.children.values():
-                    handle.kill([])
+                    if handle.killed is None:  # one killed for a hard limit keeps its reason
+                        handle.kill([])
             if not stopping and not (burst and self._burst_over()):
-                while len(self.children) < self.options.processes:
-                    self._start_child(burst)
-            elif not self.children and not self._ended:
+                # a leaving child (recycled, killed) is replaced at once, not when it exits
+                serving = sum(not h.leaving for h in self.children.values())
+                for _ in range(self.options.processes - serving):
+                    if not self._start_child(burst):
+                        break
+            elif not self.children and (not self._ended or self._forced):
+                # forced: what could not be settled yet is retried for a moment in run()
                 return self._reload.is_set() and self._signals == 0
             ready = wait([h.conn for h in self.children.values()] + [self._wake_r],
                          timeout=LOOP_SECONDS)
@@ -162,6 +176,8 @@ class Supervisor:
         if self.children or self._ended:
             return True  # children still serve (or leave): do not add any
         report = self._tick(force=True)
+        if self._suspended:  # as a worker in burst mode: nothing is taken, so it is over
+            return True
         if report is not None and report.moved:
             return False
         try:
@@ -174,7 +190,10 @@ class Supervisor:
 
     # --- children --------------------------------------------------------------------
 
-    def _start_child(self, burst: bool) -> None:
+    def _start_child(self, burst: bool) -> bool:
+        """Fork one more child (False: not yet, children crash as they start)."""
+        if time.monotonic() < self._next_start:
+            return False
         self._numbers += 1
         name = f"{self.name}.c{self._numbers}"
         spec = ChildSpec(number=self._numbers, name=name,
@@ -198,6 +217,7 @@ class Supervisor:
         self.children[handle.pid] = handle
         logger.info("pool %s: child %s started (pid %d)", self.name, name, handle.pid)
         self.keeper._next_heartbeat = 0.0  # the next tick writes its record
+        return True
 
     def _in_new_child(self) -> None:
         """Right after the fork, in the child: drop the supervisor's signal handling."""
@@ -224,10 +244,16 @@ class Supervisor:
             self._totals[0] += handle.report.successful
             self._totals[1] += handle.report.failed
             self._totals[2] += handle.report.working_time
-            clean = os.waitstatus_to_exitcode(status) == 0
-            if handle.killed is None and not clean and not self._forced:
+            if handle.killed is None and not handle.ended_cleanly() and not self._forced:
                 logger.error("pool %s: child %s (pid %d) %s", self.name, handle.name, pid,
                              describe_exit(status))
+                if time.time() - handle.birth < CRASH_LOOP_SECONDS:  # it fails as it starts
+                    self._restart_delay = min(max(self._restart_delay * 2, 0.5), 10.0)
+                    self._next_start = time.monotonic() + self._restart_delay
+                    logger.error("pool %s: next child in %.1f s", self.name,
+                                 self._restart_delay)
+                else:
+                    self._restart_delay = 0.0
             elif handle.report.leaving:
                 logger.info("pool %s: child %s left: %s", self.name, handle.name,
                             handle.report.leaving)
@@ -241,7 +267,7 @@ class Supervisor:
                 settle(self.connection, handle, self.queue_names, self.serializer,
                        self.max_lost_attempts, self._forced)
                 register_death(self.connection, handle.name, *handle.spec.slot_names)
-            except LOST_CONNECTION as exc:
+            except (*LOST_CONNECTION, RedisError) as exc:  # tried again on the next turn
                 if until is None or time.monotonic() >= until:
                     if until is not None:
                         logger.error("pool %s: could not deal with child %s's jobs (%s); "
@@ -281,8 +307,10 @@ class Supervisor:
                              handle.pid, "; ".join(k.exc_info.split(": ", 1)[1]
                                                    for k in killed))
                 handle.kill(killed)
+        # a request is for the run it was made for: dropped once no child runs that job
+        running = {job for h in self.children.values() for _, job, *_ in h.report.running}
         for job_id, asked in list(self._stop_asked.items()):
-            if clock >= asked + grace + 60:
+            if job_id not in running and clock >= asked + STOP_REPORT_SECONDS:
                 del self._stop_asked[job_id]
 
     def _kill_all(self) -> None:
@@ -312,7 +340,7 @@ class Supervisor:
     def _tick(self, force: bool = False) -> Any:
         try:
             report = self.keeper.tick(force=force)
-        except LOST_CONNECTION as exc:
+        except (*LOST_CONNECTION, RedisError) as exc:  # the next tick tries again
             logger.warning("pool %s: maintenance skipped: %s", self.name, exc)
             return None
         if report.suspended != self._suspended:
@@ -360,7 +388,7 @@ class Supervisor:
                 "failed_job_count", report.failed,
                 "total_working_time", f"{report.working_time:.6f}"]))
             leases += [steps.Lease(job, queue, slot) for job, queue, slot in
-                       handle.running_jobs()]
+                       handle.held_jobs()]
         state = self.state
         if self._signals or self._reload.is_set():
             state = "stopping"

@@ -39,7 +39,7 @@ class PoolKeeper(LeaseKeeper):
         self.view = view
 
     def _ask_for_stop_requests(self, pipe: Any) -> None:
-        pipe.spop(keys.stop(self.worker_name), STOP_BATCH)
+        pipe.spop(keys.stops(self.worker_name), STOP_BATCH)
 
     def _read_stop_requests(self, reply: Any, now: float, report: TickReport) -> None:
         report.stop_job_ids = [decode(job_id) for job_id in reply or ()]

@@ -14,8 +14,8 @@ if not STOPPABLE[f[1]] or not f[2] or f[2] == '' then
 end
 local pool = redis.call('HGET', k_worker(f[2]), 'pool')
 if pool and pool ~= '' then
-  redis.call('SADD', k_stop(pool), id)
-  redis.call('EXPIRE', k_stop(pool), ttl)
+  redis.call('SADD', k_stops(pool), id)
+  redis.call('EXPIRE', k_stops(pool), ttl)
 else
   redis.call('SET', k_stop(f[2]), id, 'EX', ttl)
 end
