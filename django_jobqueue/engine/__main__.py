@@ -11,6 +11,7 @@ import sys
 from redis import Redis
 from redis.exceptions import RedisError
 
+from .logs import console_handler
 from .pool import Supervisor
 from .pool.cli import add_pool_arguments, pool_options
 
@@ -37,8 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     work.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=args.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(message)s")
+    logging.basicConfig(level=args.log_level.upper(), handlers=[console_handler()])
     sys.path[:0] = args.path
     from .queue import Queue
     from .serializers import set_signing_key

@@ -229,6 +229,7 @@ def test_retry_stops_once_the_job_succeeds(queue, connection):
     assert job.result == 2
     assert [r.type for r in job.results()] == [Result.Type.SUCCESSFUL, Result.Type.FAILED]
     assert connection.get("jqtest:calls") == b"2"
+    assert job.exc_info is None  # the first attempt's failure is not the job's any more
 
 
 def test_retry_with_interval_is_scheduled_then_run_when_due(queue, connection):

@@ -15,7 +15,9 @@ if verdict == 'owned' then
   redis.call('ZREM', k_started(queue), id)
   redis.call('HSET', jkey, 'status', S_FINISHED, 'ended_at', fmt(now), 'recorded_attempt',
     attempt)
-  redis.call('HDEL', jkey, 'exc_info')
+  if attempt ~= '1' then
+    redis.call('HDEL', jkey, 'exc_info')  -- an earlier attempt's failure (a first has none)
+  end
   record_result(id, entry, keep)
   if has_dependents then
     release_dependents(id, now)

@@ -12,6 +12,7 @@ from typing import Any
 from django import db
 from django.core.management.base import BaseCommand, CommandError
 
+from ...engine.logs import console_handler
 from ...engine.pool import Supervisor
 from ...engine.pool.cli import add_pool_arguments, pool_options
 from ...integration import settings
@@ -91,6 +92,4 @@ def configure_logging(verbosity: int) -> None:
     logger = logging.getLogger(LOGGER)
     logger.setLevel(LOG_LEVELS.get(verbosity, logging.DEBUG))
     if not logger.hasHandlers():
-        handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-        logger.addHandler(handler)
+        logger.addHandler(console_handler())
