@@ -145,14 +145,14 @@ def test_reload_restarts_the_pool_on_an_edited_task_module(connection, pools, tm
 
 def _idle_requests(connection, pools, name: str, processes: int, threads: int
                    ) -> dict[str, int]:
-    """Commands the pool's processes sent over 3 idle seconds, by name (MONITOR, leaving out
+    """Commands the pool's processes sent over 2 idle seconds, by name (MONITOR, leaving out
     what scripts run inside Redis)."""
     proc = pools.start_pool(name, processes, threads, "--maintenance-interval", "0.2")
     wait_until(lambda: len(jp.records(connection, "child")) == processes, timeout=30)
-    time.sleep(1.0)  # settled: every slot idle
+    time.sleep(0.5)  # settled: every slot idle
     seen: dict[str, int] = {}
     with connection.monitor() as monitor:
-        deadline = time.monotonic() + 3.0
+        deadline = time.monotonic() + 2.0
         while time.monotonic() < deadline:
             command = monitor.next_command()
             if command.get("client_type") == "lua":
@@ -170,6 +170,6 @@ def test_an_idle_pools_traffic_does_not_grow_with_its_threads(connection, pools)
     big = _idle_requests(connection, pools, "pbig", 1, 16)
     assert small.get("EVALSHA", 0) > 0  # the maintenance ticks
     # one maintenance component per pool, and one listening slot per child: the same
-    # requests whatever the number of threads (a tick or a wait more or less in 3 s)
+    # requests whatever the number of threads (a tick or a wait more or less in 2 s)
     assert abs(sum(big.values()) - sum(small.values())) <= 6, (small, big)
     assert big.get("BLPOP", 0) <= 2, big
