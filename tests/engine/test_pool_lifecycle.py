@@ -133,9 +133,16 @@ def test_reload_restarts_the_pool_on_an_edited_task_module(connection, pools, tm
     first = q.enqueue("pool_reloaded.version")
     wait_until(lambda: jp.status(first) == JobStatus.FINISHED, timeout=30, message=pools.logs())
     assert first.return_value() == "v1"
-    time.sleep(0.5)  # the watcher's first scan must predate the edit
-    jp.write_module(tmp_path, "def version():\n    return 'v2'\n")
-    wait_until(lambda: pools.log("pre").count("serving reload") >= 2, timeout=30,
+
+    def restarted_after_an_edit() -> bool:
+        # written again on every poll: an edit made before the watcher's first scan is not
+        # a change, and a later one is
+        if pools.log("pre").count("serving reload") >= 2:
+            return True
+        jp.write_module(tmp_path, "def version():\n    return 'v2'\n")
+        return False
+
+    wait_until(restarted_after_an_edit, timeout=30, interval=0.5,
                message=f"the pool never restarted\n{pools.logs()}")
     second = q.enqueue("pool_reloaded.version")
     wait_until(lambda: jp.status(second) == JobStatus.FINISHED, timeout=30, message=pools.logs())
@@ -149,7 +156,9 @@ def _idle_requests(connection, pools, name: str, processes: int, threads: int
     what scripts run inside Redis)."""
     proc = pools.start_pool(name, processes, threads, "--maintenance-interval", "0.2")
     wait_until(lambda: len(jp.records(connection, "child")) == processes, timeout=30)
-    time.sleep(0.5)  # settled: every slot idle
+    wait_until(lambda: len(jp.records(connection, "slot")) == processes * threads
+               and all(c.get("state") == "idle"
+                       for c in jp.records(connection, "child").values()), timeout=30)
     seen: dict[str, int] = {}
     with connection.monitor() as monitor:
         deadline = time.monotonic() + 2.0
