@@ -32,5 +32,5 @@ def apply_settings() -> None:
 
 
 def _on_setting_changed(setting: str, **_: object) -> None:
-    if setting in ("JOBQUEUE", "SECRET_KEY", "CACHES"):
+    if setting in ("JOBQUEUE", "SECRET_KEY", "CACHES", "TIME_ZONE"):  # TIME_ZONE: PERIODIC
         apply_settings()

@@ -8,6 +8,8 @@ from typing import Any
 
 from .engine.job import Job
 from .engine.queue import RESERVED_KWARGS
+from .engine.retries import Retry
+from .engine.uniqueness import check_options
 from .integration import settings
 
 
@@ -35,6 +37,11 @@ def _check_options(options: dict[str, Any]) -> None:
     if unknown:
         raise TypeError(f"@job() got unexpected keyword argument(s) {', '.join(unknown)}; "
                         f"known: {', '.join(sorted(_DECORATOR_OPTIONS))}")
+    if options.get("retry") is not None and not isinstance(options["retry"], Retry):
+        raise TypeError(f"@job(retry=...) takes a Retry(...), not {options['retry']!r}")
+    if {"unique", "unique_for", "unique_key"} & set(options):  # bad values fail here too
+        check_options(options.get("unique", False), options.get("unique_for"),
+                      options.get("unique_key"))
 
 
 def _wrap(func: Callable, queue_name: str, options: dict[str, Any]) -> Callable:

@@ -1,5 +1,6 @@
-"""No tables: two unmanaged models give the admin its index entries ("Queues", "Workers")
-and Django's permissions: ``view_queue`` to see the pages, ``change_queue`` to act."""
+"""No tables: unmanaged models give the admin its index entries ("Queues", "Workers",
+"Periodic jobs") and Django's permissions: ``view_queue`` to see the pages,
+``change_queue`` to act."""
 
 from django.db import models
 
@@ -18,3 +19,11 @@ class Worker(models.Model):
         verbose_name = "worker"
         verbose_name_plural = "workers"
         default_permissions = ()  # the workers page is governed by the Queue permissions
+
+
+class Periodic(models.Model):
+    class Meta:
+        managed = False
+        verbose_name = "periodic job"
+        verbose_name_plural = "periodic jobs"
+        default_permissions = ()  # governed by the Queue permissions, as the workers page

@@ -4,8 +4,9 @@
   ``COMMIT_MODE`` "on_commit", after the commit).
 * ``job_started(sender=<worker class>, job, worker)``: in the worker, just before the job runs.
 * ``job_finished(sender=<worker class>, job, worker, outcome, exc_info, result)``: after the
-  job and its callbacks; ``outcome`` is ``"finished"`` or ``"failed"``, ``exc_info`` the error
-  text (the traceback) when it failed, else None; ``result`` the return value (None when it
+  job and its callbacks; ``outcome`` is ``"finished"``, ``"failed"`` or ``"retried"`` (the
+  job asked to be retried: ``RetryLater``, and gets it), ``exc_info`` the error text (the
+  traceback) when it failed or asked, else None; ``result`` the return value (None when it
   failed). The worker writes the outcome to Redis just after (with its next request), so a
   receiver reads it from these arguments, not from ``job.refresh()``.
 * ``job_failed(sender=<worker class>, job, worker, exc_info, exception)``: after

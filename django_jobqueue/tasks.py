@@ -3,7 +3,8 @@
     TASKS = {"default": {
         "BACKEND": "django_jobqueue.tasks.JobQueueBackend",
         "QUEUES": ["default", "high"],          # each one a JOBQUEUE queue
-        "OPTIONS": {"RESULT_TTL": 3600, "FAILURE_TTL": None, "TIMEOUT": 600},
+        "OPTIONS": {"RESULT_TTL": 3600, "FAILURE_TTL": None, "TIMEOUT": 600,
+                    "RETRY": {"MAX": 3, "INTERVAL": 10, "BACKOFF": 2}},
     }}
 
 Every task becomes one job of :func:`run_task`, a module-level runner, so ``manage.py
@@ -30,6 +31,7 @@ except ImportError as exc:  # Django 5.2
 
 from django.conf import settings
 from django.core import checks
+from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.base import Task, TaskContext, TaskError, TaskResult, TaskResultStatus
@@ -43,11 +45,13 @@ from .engine.exceptions import NoSuchJobError
 from .engine.execution import get_current_job
 from .engine.job import Job, JobStatus
 from .engine.results import Result
+from .engine.retries import Retry, RetryLater, decide
 from .integration import settings as jobqueue_settings
 from .integration.queues import get_connection, get_queue
+from .integration.retry_settings import RETRY_HINT, parse_retry
 
 RUNNER = "django_jobqueue.tasks.run_task"
-OPTION_KEYS = {"RESULT_TTL", "FAILURE_TTL", "TIMEOUT"}
+OPTION_KEYS = {"RESULT_TTL", "FAILURE_TTL", "TIMEOUT", "RETRY"}
 #: job.meta keys: the task's path and settings, and the exception class path of each failure
 META_TASK = "django_task"
 META_ERRORS = "django_task_errors"
@@ -99,6 +103,8 @@ class JobQueueBackend(BaseTaskBackend):
             "failure_ttl": self.options.get("FAILURE_TTL"),
             "job_timeout": self.options.get("TIMEOUT"),
         }
+        if self.options.get("RETRY") is not None:  # else the queue's RETRY, if any
+            options["retry"] = self._retry()
         queue = get_queue(task.queue_name)
         pending_commit = queue.pending_commit_alias()
         if run_after is not None:
@@ -121,6 +127,15 @@ class JobQueueBackend(BaseTaskBackend):
         else:
             task_enqueued.send(type(self), task_result=result)
         return result
+
+    def _retry(self) -> Retry:
+        """OPTIONS["RETRY"] (retry_settings.py): every task's retries; check() reports a
+        bad one (E103), and an enqueue refuses it."""
+        retry, wrong = parse_retry(self.options["RETRY"])
+        if retry is None:
+            raise ImproperlyConfigured(f"TASKS[{self.alias!r}]['OPTIONS']['RETRY'] {wrong}. "
+                                       f"{RETRY_HINT} (django_jobqueue.E103)")
+        return retry
 
     def get_result(self, result_id: str) -> TaskResult:
         seen: set[int] = set()
@@ -193,6 +208,12 @@ class JobQueueBackend(BaseTaskBackend):
                 f"TASKS[{self.alias!r}]['OPTIONS'] has an unknown key {key!r}",
                 hint=f"Known keys: {', '.join(sorted(OPTION_KEYS))}.",
                 id="django_jobqueue.E102"))
+        if self.options.get("RETRY") is not None:
+            _, wrong = parse_retry(self.options["RETRY"])
+            if wrong:
+                messages.append(checks.Error(
+                    f"TASKS[{self.alias!r}]['OPTIONS']['RETRY'] {wrong}", hint=RETRY_HINT,
+                    id="django_jobqueue.E103"))
         return messages
 
 
@@ -247,11 +268,20 @@ def _finish_failed(backend: BaseTaskBackend, job: Job, result: TaskResult,
         job.save_meta()
     except Exception:  # the error still reaches the job; get_result parses the traceback
         pass
+    if _will_retry(job, exc):  # not finished: the task runs again (its result stays READY)
+        return
     result.errors.append(TaskError(exception_class_path=path,
                                    traceback="".join(traceback.format_exception(exc))))
     object.__setattr__(result, "status", TaskResultStatus.FAILED)
     object.__setattr__(result, "finished_at", timezone.now())
     task_finished.send(type(backend), task_result=result)
+
+
+def _will_retry(job: Job, exc: BaseException) -> bool:
+    """Whether the engine retries the job after this failure (the worker decides the same
+    way, with the same fields, once the task returns)."""
+    request = exc if isinstance(exc, RetryLater) else None
+    return decide(job.retry_policy, job.retries_left, exc, request, job.id).retry
 
 
 def _validate_without_run_after(backend: JobQueueBackend, task: Task) -> None:

@@ -4,7 +4,8 @@ They use the default admin site's login, look and permissions."""
 
 from django.contrib import admin
 
-from .admin.routes import page_patterns, workers_pattern
+from .admin.routes import page_patterns, periodic_patterns, workers_pattern
 
 app_name = "django_jobqueue"
-urlpatterns = [workers_pattern(admin.site, "-/workers/"), *page_patterns(admin.site)]
+urlpatterns = [workers_pattern(admin.site, "-/workers/"),
+               *periodic_patterns(admin.site, "-/periodic/"), *page_patterns(admin.site)]

@@ -1,5 +1,5 @@
-"""The admin's "Queues" and "Workers": their pages replace the change list (nothing to
-configure beyond having the admin and this app installed)."""
+"""The admin's "Queues", "Workers" and "Periodic jobs": their pages replace the change list
+(nothing to configure beyond having the admin and this app installed)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from ..models import Queue, Worker
-from . import views
+from ..models import Periodic, Queue, Worker
+from . import periodic, views
 from .access import can_change, can_view
-from .routes import page_patterns, workers_pattern
+from .routes import page_patterns, periodic_patterns, workers_pattern
 
 
 class _PagesAdmin(admin.ModelAdmin):
@@ -52,3 +52,12 @@ class WorkerAdmin(_PagesAdmin):
         changelist = path("", site.admin_view(views.workers_page), {"site": site},
                           name="django_jobqueue_worker_changelist")
         return [changelist, workers_pattern(site, "")]
+
+
+@admin.register(Periodic)
+class PeriodicAdmin(_PagesAdmin):
+    def get_urls(self) -> list[URLPattern]:
+        site = self.admin_site
+        changelist = path("", site.admin_view(periodic.periodic_page), {"site": site},
+                          name="django_jobqueue_periodic_changelist")
+        return [changelist, *periodic_patterns(site, "")]

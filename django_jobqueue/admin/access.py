@@ -86,6 +86,12 @@ class Links:
     def workers(self) -> str:
         return self._reverse("jobqueue_workers")
 
+    def periodic(self) -> str:
+        return self._reverse("jobqueue_periodic")
+
+    def periodic_action(self, name: str, action: str) -> str:
+        return self._reverse("jobqueue_periodic_action", name, action)
+
     def queue(self, queue: str, state: str | None = None) -> str:
         if state:
             return self._reverse("jobqueue_queue_state", queue, state)

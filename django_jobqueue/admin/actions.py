@@ -60,6 +60,10 @@ QUEUE_ACTIONS = {
 }
 
 
+#: pause and resume: POST only, no confirmation page (nothing is lost either way)
+QUEUE_SWITCHES = {"pause": "Pause the queue", "resume": "Resume the queue"}
+
+
 def _jobs(count: int) -> str:
     return f"{count} job" if count == 1 else f"{count} jobs"
 
@@ -172,6 +176,8 @@ def queue_action(request: HttpRequest, queue: str, action: str, site: Any) -> Ht
     """GET: the confirmation page; POST: do it, in batches (100,000 jobs never sit in
     memory, and Redis is never held for more than one batch)."""
     q = data.queue_or_404(queue)
+    if action in QUEUE_SWITCHES:
+        return _switch(request, q, action)
     spec = QUEUE_ACTIONS.get(action)
     if spec is None:
         raise data.NotFound(f"{action!r} is not a queue action.")
@@ -200,3 +206,24 @@ def queue_action(request: HttpRequest, queue: str, action: str, site: Any) -> Ht
         question=spec.question.format(queue=q.name, jobs=_all_jobs(count, spec.state)),
         cancel_url=links.queue(q.name, spec.state),
     ))
+
+
+def _switch(request: HttpRequest, q: Queue, action: str) -> HttpResponse:
+    """Pause or resume the queue; logged when it changed anything. Back to the tab the
+    button was on."""
+    if request.method != "POST":
+        return HttpResponseNotAllowed(["POST"])
+    if action == "pause":
+        changed, done = q.pause(), "paused"
+        news = "it accepts jobs, and no worker takes them until it is resumed"
+    else:
+        changed, done = q.resume(), "resumed"
+        news = "workers take its jobs again"
+    if changed:
+        log_actions(request.user, [(q.name, f"{done.capitalize()} queue {q.name}.")])
+        messages.success(request, f"Queue {q.name} {done}: {news}.")
+    else:
+        messages.info(request, f"Queue {q.name} was {done} already.")
+    state = request.POST.get("state")
+    return HttpResponseRedirect(Links(request).queue(
+        q.name, state if state in overview.STATES else None))

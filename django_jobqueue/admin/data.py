@@ -10,7 +10,7 @@ from typing import Any
 from ..engine import fields, keys, utils
 from ..engine.calls import JOB_ID_PATTERN
 from ..engine.queue import Queue
-from ..engine.results import RESULTS_KEPT, Result
+from ..engine.results import RESULTS_KEPT_MAX, Result
 from ..engine.serializers import loads_signed, serializer_for
 from ..engine.states import operator_actions
 from ..integration import settings
@@ -113,7 +113,7 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
         raise NotFound(f"{job_id!r} is not a job id.")
     pipe = queue.connection.pipeline(transaction=False)
     pipe.hgetall(keys.job(job_id))
-    pipe.lrange(keys.results(job_id), 0, RESULTS_KEPT - 1)
+    pipe.lrange(keys.results(job_id), 0, RESULTS_KEPT_MAX - 1)
     pipe.ttl(keys.job(job_id))
     pipe.zscore(keys.registry("scheduled", queue.name), job_id)
     raw, results, ttl, due = pipe.execute()
@@ -145,8 +145,9 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
         fields_shown.append(shown("Traceback", "exc_info", pre=True, tail=True))
     if status == "finished" and parsed_results and parsed_results[0]["type"] == "finished":
         fields_shown.append(Value("Result", parsed_results[0]["value"].text, pre=True))
-    if due is not None:
-        fields_shown.append(time_value("Scheduled for", due))
+    if due is not None:  # a job that has run before waits for its next attempt (a retry)
+        fields_shown.append(time_value("Next attempt due" if found.get("attempts")
+                                       else "Scheduled for", due))
     fields_shown += [
         shown("Queue", "origin"), shown("Worker", "worker_name"),
         shown("Created", "created_at"), shown("Enqueued", "enqueued_at"),
@@ -156,10 +157,13 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
         Value("Expires in", _expires_in(ttl)),
         shown("Priority", "priority"), shown("Attempts", "attempts"),
         shown("Retries left", "retries_left"), shown("Retry max", "retry_max"),
-        shown("Retry intervals (s)", "retry_intervals"),
+        shown("Retry intervals (s)", "retry_intervals"), shown("Retry backoff", "retry_backoff"),
+        shown("Retry max interval (s)", "retry_max_interval"),
+        shown("Retry jitter", "retry_jitter"), shown("Retry on", "retry_on"),
         shown("On worker lost", "on_worker_lost"), shown("Workers lost", "lost_count"),
         shown("Last worker lost at", "last_lost_at"),
         shown("Last lost worker", "last_lost_worker"), shown("Serializer", "serializer"),
+        shown("Unique key", "unique_key"), shown("Unique for (s)", "unique_for"),
     ]
     fields_shown = [v for v in fields_shown if v.text or v.problem or v.label not in OPTIONAL]
     for value in fields_shown:
@@ -198,8 +202,9 @@ def _decode(raw: dict[bytes, bytes]) -> tuple[dict[str, Any], dict[str, str]]:
 
 #: rows of the job page left out when the job does not set them
 OPTIONAL = {"Description", "Result TTL (s)", "Failure TTL (s)", "TTL (s)", "Retries left",
-            "Retry max", "Retry intervals (s)", "Workers lost", "Last worker lost at",
-            "Last lost worker", "Serializer"}
+            "Retry max", "Retry intervals (s)", "Retry backoff", "Retry max interval (s)",
+            "Retry jitter", "Retry on", "Workers lost", "Last worker lost at",
+            "Last lost worker", "Serializer", "Unique key", "Unique for (s)"}
 
 
 def _expires_in(ttl: int | None) -> str:
@@ -260,7 +265,7 @@ def _result(job_id: str, blob: bytes, serializer: Any) -> dict[str, Any]:
         else (result.exc_string or "")
     label = "finished" if result.type == Result.Type.SUCCESSFUL else result.type.name.lower()
     return {
-        "type": label, "worker": result.worker_name,
+        "type": label, "worker": result.worker_name, "attempt": result.attempt or "",
         "started_at": shown_time(result.started_at), "ended_at": shown_time(result.ended_at),
         "duration": f"{result.duration * 1000:.1f} ms" if result.duration is not None else "",
         "value": Value("Outcome", text, pre=True, tail=result.type != Result.Type.SUCCESSFUL),

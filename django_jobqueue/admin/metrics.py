@@ -51,6 +51,7 @@ def stats_json(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
             **{state: count if reachable else None for state, count in counts.by_state()},
             "oldest_job_age": counts.oldest_age,
             "workers": len(counts.workers) if reachable else None,
+            "paused": counts.paused if reachable else None,
             "reachable": reachable,
         }
     workers = [{
@@ -95,6 +96,12 @@ def prometheus(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
         if counts.name not in found.unreachable:
             lines.append(f'jobqueue_workers{{queue="{_label(counts.name)}"}} '
                          f"{len(counts.workers)}")
+    lines += ["# HELP jobqueue_paused Whether no worker takes from a queue (1) or not (0).",
+              "# TYPE jobqueue_paused gauge"]
+    for counts in found.counts:
+        if counts.name not in found.unreachable:
+            lines.append(f'jobqueue_paused{{queue="{_label(counts.name)}"}} '
+                         f"{int(counts.paused)}")
     lines += ["# HELP jobqueue_worker_jobs_total Jobs a live worker has run since it started, "
               "by outcome.", "# TYPE jobqueue_worker_jobs_total counter"]
     # a pool once (its counts include its children's, ended ones' too), not its children

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 
-from . import actions, metrics, views
+from . import actions, metrics, periodic, views
 
 
 def page_patterns(site: Any) -> list[URLPattern]:
@@ -32,3 +32,13 @@ def page_patterns(site: Any) -> list[URLPattern]:
 def workers_pattern(site: Any, route: str) -> URLPattern:
     return path(route, site.admin_view(views.workers_page), {"site": site},
                 name="jobqueue_workers")
+
+
+def periodic_patterns(site: Any, route: str) -> list[URLPattern]:
+    """The "Periodic jobs" page at ``route`` and its actions below it."""
+    wrap, extra = site.admin_view, {"site": site}
+    return [
+        path(f"{route}<str:name>/<str:action>/", wrap(periodic.periodic_action), extra,
+             name="jobqueue_periodic_action"),
+        path(route, wrap(periodic.periodic_page), extra, name="jobqueue_periodic"),
+    ]

@@ -42,6 +42,7 @@ def dashboard(request: HttpRequest, site: Any) -> HttpResponse:
             "cells": [{"state": state, "count": count, "url": tab(state)}
                       for state, count in counts.by_state()],
             "oldest_age": _age(counts.oldest_age), "workers": counts.workers,
+            "paused": counts.paused,
         })
     return TemplateResponse(request, "django_jobqueue/dashboard.html", page_context(
         request, site, "Queues", rows=rows, errors=found.errors, states=STATE_LABELS,
@@ -92,7 +93,15 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
         bulk_actions=actions.BULK_ACTIONS, workers=counts.workers,
         queue_actions=[(a, links.queue_action(q.name, a.slug))
                        for a in actions.QUEUE_ACTIONS.values() if a.state == state and total],
+        paused=counts.paused, switch=_switch(q.name, counts.paused, links),
     ))
+
+
+def _switch(queue: str, paused: bool, links: Links) -> dict[str, str]:
+    """The pause or resume button (read with the counts: no extra round trip)."""
+    action = "resume" if paused else "pause"
+    return {"action": action, "label": actions.QUEUE_SWITCHES[action],
+            "url": links.queue_action(queue, action)}
 
 
 def _listing_params(request: HttpRequest, state: str) -> dict[str, Any]:
@@ -180,10 +189,13 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
 
 @guarded(can_view)
 def object_redirect(request: HttpRequest, object_id: str, site: Any) -> HttpResponse:
-    """Where the admin's history ("Recent actions") links: a queue's page, or a job's."""
+    """Where the admin's history ("Recent actions") links: a queue's page, the periodic jobs
+    page, or a job's."""
     links = Links(request)
     if object_id in settings.load().queues:
         return HttpResponseRedirect(links.queue(object_id))
+    if any(job.name == object_id for job in settings.load().periodic):
+        return HttpResponseRedirect(links.periodic())  # an action on a periodic job
     if data.valid_job_id(object_id):
         one_queue_per_connection = {data.connection_name(q): q for q in settings.load().queues}
         for name in one_queue_per_connection.values():

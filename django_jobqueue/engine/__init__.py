@@ -1,6 +1,6 @@
 """The Redis job engine. It imports nothing from Django: the Django layer sits on top."""
 
-from .calls import Callback, Retry
+from .calls import Callback
 from .connections import (
     Connection,
     get_current_connection,
@@ -27,6 +27,7 @@ from .exceptions import (
 from .execution import get_current_job
 from .failed_queue import FailedQueue, get_failed_queue
 from .job import Job
+from .periodic import PeriodicJob
 from .queue import Queue
 from .registry import (
     CanceledJobRegistry,
@@ -37,6 +38,7 @@ from .registry import (
     StartedJobRegistry,
 )
 from .results import Result
+from .retries import Retry, RetryLater
 from .serializers import JSONSerializer, PickleSerializer, set_signing_key
 from .states import JobStatus
 from .worker import SimpleWorker, Worker, WorkerInfo, WorkerState
@@ -47,8 +49,9 @@ __all__ = [
     "FailedJobRegistry", "FailedQueue", "FinishedJobRegistry", "InvalidJobId",
     "InvalidJobOperation", "InvalidQueueName", "InvalidSignature", "JSONSerializer", "Job",
     "JobQueueError", "JobStatus", "JobTimeoutException", "MissingDependency",
-    "NoRedisConnectionException", "NoSuchJobError", "PickleSerializer", "Queue", "Result",
-    "Retry", "ScheduledJobRegistry", "SerializationError", "SimpleWorker",
+    "NoRedisConnectionException", "NoSuchJobError", "PeriodicJob", "PickleSerializer",
+    "Queue", "Result",
+    "Retry", "RetryLater", "ScheduledJobRegistry", "SerializationError", "SimpleWorker",
     "StartedJobRegistry", "Worker", "WorkerInfo", "WorkerState", "get_current_connection",
     "get_current_job", "get_failed_queue", "pop_connection", "push_connection",
     "set_signing_key", "use_connection",

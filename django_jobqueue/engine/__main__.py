@@ -34,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
                       help="read the payload signing key from FILE (the same key as the "
                            "processes that enqueue; default: JOBQUEUE_SIGNING_KEY)")
     work.add_argument("--path", action="append", default=[], help="prepend to sys.path")
+    work.add_argument("--periodic", metavar="MODULE.NAME",
+                      help="run the periodic jobs of this list of PeriodicJob (dotted path)")
     add_pool_arguments(work)
     work.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -66,11 +68,13 @@ def main(argv: list[str] | None = None) -> int:
                    serializer=args.serializer, max_lost_attempts=args.max_lost_attempts)
     try:
         pool = pool_options(args)
-    except (ValueError, RuntimeError) as exc:
+        periodic = _periodic(args.periodic, args.serializer)
+    except (ValueError, RuntimeError, TypeError, ImportError, AttributeError) as exc:
         print(str(exc), file=sys.stderr)
         return 2
     if pool is None:
-        worker = Worker(queues, connection=connection, name=args.name, **options)
+        worker = Worker(queues, connection=connection, name=args.name, periodic=periodic,
+                        **options)
         worker.work(burst=args.burst, max_jobs=args.max_jobs)
         return 0
     if args.max_jobs is not None:
@@ -88,8 +92,24 @@ def main(argv: list[str] | None = None) -> int:
                        for q in args.queues], connection=client, name=name, **options)
 
     Supervisor(slot_worker, args.queues, connection, pool, name=args.name,
-               **options).run(burst=args.burst)
+               periodic=periodic, **options).run(burst=args.burst)
     return 0
+
+
+def _periodic(path: str | None, serializer: str | None):
+    """``--periodic module.NAME``: a list of PeriodicJob, as a runner (or None)."""
+    if path is None:
+        return None
+    from .periodic.runner import as_runner
+    from .utils import import_attribute
+
+    try:
+        jobs = import_attribute(path)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ImportError(f"--periodic {path}: cannot import it: {exc}") from exc
+    if callable(jobs):
+        jobs = jobs()
+    return as_runner(jobs, serializer)
 
 
 if __name__ == "__main__":

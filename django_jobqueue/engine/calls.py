@@ -1,30 +1,18 @@
-"""What a job calls and how it is named: callables, job ids, retry and callback specs."""
+"""What a job calls and how it is named: callables, job ids, callback specs (and Retry,
+re-exported from retries.py)."""
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Sequence
 from typing import Any
 
 from .exceptions import InvalidJobId
+from .retries import Retry, RetryLater  # noqa: F401 (their home is retries.py; kept here)
 from .serializers import serializer_path
 from .utils import parse_duration
 
 JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
-
-
-class Retry:
-    """``Retry(max=3, interval=[10, 30, 60])``: retry a failed job up to ``max`` times."""
-
-    def __init__(self, max: int, interval: int | Sequence[int] = 0) -> None:
-        if not isinstance(max, int) or isinstance(max, bool) or max < 1:
-            raise ValueError(f"Retry max must be a positive int, not {max!r}")
-        intervals = [interval] if isinstance(interval, int) else list(interval)
-        if not intervals or any(not isinstance(i, int) or i < 0 for i in intervals):
-            raise ValueError(f"Retry intervals must be ints >= 0, not {interval!r}")
-        self.max = max
-        self.intervals = intervals
 
 
 class Callback:

@@ -24,7 +24,8 @@ from .exceptions import (
     StopRequested,
 )
 from .job import Job
-from .results import Result
+from .results import Result, results_kept
+from .retries import NO_RETRY, RetryLater, decide, request_of
 from .serializers import PickleSerializer
 from .states import DEFAULT_RESULT_TTL, DEFAULT_TIMEOUT, JobStatus
 from .steps import Recording
@@ -51,6 +52,10 @@ class Outcome:
     retryable: bool = True
     #: an operator stopped the job (recorded as stopped, never retried)
     stopped: bool = False
+    #: the job asked to be retried (raised or returned RetryLater, or returned a Retry)
+    retry_request: Any = None
+    #: why a failure is not retried although the job has a Retry (set by ``recording``)
+    retry_note: str = ""
 
     @property
     def duration(self) -> float:
@@ -88,6 +93,13 @@ def perform(job: Job, keep_alarm_handler: bool = False) -> Outcome:
                     value = func(*args, **kwargs)
                 if inspect.isawaitable(value):
                     value = _run_coroutine(value, timeout, job.id)
+        request = request_of(value)
+        if request is not None:
+            return Outcome(ok=False, started=started, ended=time.time(),
+                           exception=request if isinstance(request, RetryLater)
+                           else RetryLater(),  # what a failure callback sees, if refused
+                           retry_request=request,
+                           exc_info=f"Job {job.id} asked to be retried: {request!r}")
         return Outcome(ok=True, started=started, ended=time.time(), return_value=value)
     except StopRequested:
         raise
@@ -99,6 +111,7 @@ def perform(job: Job, keep_alarm_handler: bool = False) -> Outcome:
         return Outcome(
             ok=False, started=started, ended=time.time(), exception=exc,
             exc_info=traceback.format_exc(),
+            retry_request=exc if isinstance(exc, RetryLater) else None,
         )
     finally:
         _current_job.reset(token)
@@ -181,7 +194,7 @@ def run_callbacks(job: Job, outcome: Outcome) -> Outcome:
     except Exception:
         logger.exception("job %s: cannot load its callback", job.id)
         return outcome
-    if callback is None or outcome.stopped:
+    if callback is None or outcome.stopped or retry_granted(job, outcome):
         return outcome
     token = _current_job.set(job)
     try:
@@ -202,17 +215,23 @@ def run_callbacks(job: Job, outcome: Outcome) -> Outcome:
     return outcome
 
 
+def retry_granted(job: Job, outcome: Outcome) -> bool:
+    """A retry the job asked for and will get: not a failure (no failure callback)."""
+    return outcome.retry_request is not None and bool(job.retry_max) and (
+        job.retries_left or 0) > 0
+
+
 def recording(job: Job, outcome: Outcome, worker_name: str,
               default_result_ttl: int = DEFAULT_RESULT_TTL) -> tuple[Recording, Outcome]:
     """What records this outcome (finish or fail) for the job's worker, and the outcome it
     records (a success whose return value cannot be stored becomes a failure)."""
     common = {"job_id": job.id, "queue": job.origin, "worker": worker_name,
-              "attempt": job.attempts}
+              "attempt": job.attempts, "keep": results_kept(job.retry_max)}
     if outcome.ok:
         try:
             entry = Result.payload(
                 job.serializer, Result.Type.SUCCESSFUL, outcome.return_value, None,
-                worker_name, outcome.started, outcome.ended,
+                worker_name, outcome.started, outcome.ended, attempt=job.attempts,
             )
         except SerializationError as exc:
             outcome = Outcome(
@@ -223,15 +242,28 @@ def recording(job: Job, outcome: Outcome, worker_name: str,
             ttl = job.result_ttl if job.result_ttl is not None else default_result_ttl
             return Recording(**common, entry=entry, succeeded=True, result_ttl=ttl), outcome
     stopped = outcome.stopped
-    result_type = Result.Type.STOPPED if stopped else Result.Type.FAILED
+    decision = NO_RETRY
+    if outcome.retryable and not stopped:
+        decision = decide(job.retry_policy, job.retries_left, outcome.exception,
+                          outcome.retry_request, job.id)
+    exc_info = outcome.exc_info or ""
+    if decision.why_not:
+        outcome.retry_note = decision.why_not
+        if outcome.retry_request is not None:  # the job's own request: say why it failed
+            exc_info += f"\nNot retried: {decision.why_not}"
+    result_type = (Result.Type.STOPPED if stopped else Result.Type.RETRIED
+                   if decision.retry and outcome.retry_request is not None
+                   else Result.Type.FAILED)
     try:
-        entry = Result.payload(job.serializer, result_type, None, outcome.exc_info,
-                               worker_name, outcome.started, outcome.ended)
+        entry = Result.payload(job.serializer, result_type, None, exc_info,
+                               worker_name, outcome.started, outcome.ended,
+                               attempt=job.attempts)
     except SerializationError:  # an unknown serializer: keep the outcome with the default
-        entry = Result.payload(PickleSerializer, result_type, None, outcome.exc_info,
-                               worker_name, outcome.started, outcome.ended)
+        entry = Result.payload(PickleSerializer, result_type, None, exc_info,
+                               worker_name, outcome.started, outcome.ended,
+                               attempt=job.attempts)
     return Recording(
-        **common, entry=entry, succeeded=False, exc_info=outcome.exc_info or "",
-        retry=outcome.retryable and not stopped,
+        **common, entry=entry, succeeded=False, exc_info=exc_info,
+        retry=decision.retry, retry_delay=decision.delay,
         final=JobStatus.STOPPED if stopped else JobStatus.FAILED,
     ), outcome

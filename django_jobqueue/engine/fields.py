@@ -44,8 +44,16 @@ def _ids(value: bytes) -> list[str]:
     return [item for item in value.decode().split(",") if item]
 
 
-def _ints(value: bytes) -> list[int]:
-    return [int(item) for item in value.decode().split(",") if item]
+def _number(value: bytes) -> int | float:
+    """An int when whole (as the previous version's intervals were), else a float."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{number} is not a finite number")
+    return int(number) if number.is_integer() else number
+
+
+def _numbers(value: bytes) -> list[int | float]:
+    return [_number(item) for item in value.split(b",") if item]
 
 
 def _raw(value: bytes) -> bytes:
@@ -59,7 +67,8 @@ def _flag(value: bytes) -> bool:
 #: what each codec stores, for error messages
 _KINDS: dict[Callable, str] = {
     _text: "text", _int: "an integer", _time: "a timestamp", _status: "a job status",
-    _ids: "a comma list of ids", _ints: "a comma list of integers", _raw: "bytes",
+    _ids: "a comma list of ids", _numbers: "a comma list of numbers", _raw: "bytes",
+    _number: "a number",
     _flag: "a flag",
 }
 
@@ -83,16 +92,24 @@ JOB_FIELDS: dict[str, tuple[str, Callable[[bytes], Any]]] = {
     "attempts": ("attempts", _int),
     "retries_left": ("retries_left", _int),
     "retry_max": ("retry_max", _int),
-    "retry_intervals": ("retry_intervals", _ints),
+    "retry_intervals": ("retry_intervals", _numbers),
+    "retry_backoff": ("retry_backoff", _number),
+    "retry_max_interval": ("retry_max_interval", _number),
+    "retry_jitter": ("retry_jitter", _flag),
+    "retry_on": ("retry_on", _ids),
     "on_worker_lost": ("on_worker_lost", _text),
     "lost_count": ("lost_count", _int),
     "last_lost_at": ("last_lost_at", _time),
     "last_lost_worker": ("last_lost_worker", _text),
+    "unique_key": ("unique_key", _text),
+    "unique_for": ("unique_for", _int),
     "dependency_ids": ("dependency_ids", _ids),
     "dependencies_pending": ("dependencies_pending", _ids),
     "due_at": ("due_at", _time),
     "has_dependents": ("has_dependents", _flag),
     "recorded_attempt": ("recorded_attempt", _int),
+    "periodic": ("periodic", _text),
+    "tick_at": ("tick_at", _time),
     "serializer": ("serializer_name", _text),
     "data": ("_data_blob", _raw),
     "meta": ("_meta_blob", _raw),

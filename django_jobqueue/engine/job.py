@@ -8,7 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from . import keys, steps
+from . import keys, retries, steps
 from .calls import (
     Retry,
     callback_name,
@@ -23,7 +23,7 @@ from .connections import resolve_connection
 from .exceptions import DeserializationError, NoSuchJobError, SerializationError
 from .fields import JOB_FIELDS, decode_job, job_attributes
 from .moves import cancel_job, requeue_jobs
-from .results import RESULTS_KEPT, Result
+from .results import Result, results_kept
 from .serializers import (
     dumps_signed,
     loads_signed,
@@ -38,6 +38,7 @@ from .states import (
     MOVES,
     JobStatus,
 )
+from .uniqueness import configure, settle_token
 from .utils import decode, import_attribute, parse_duration, utcnow
 
 if TYPE_CHECKING:
@@ -80,7 +81,12 @@ class Job:
     attempts: int = 0
     retries_left: int | None = None
     retry_max: int = 0
-    retry_intervals: Sequence[int] = ()
+    retry_intervals: Sequence[float] = ()
+    #: the rest of the job's Retry (retries.py); absent: a fixed list of intervals
+    retry_backoff: float | None = None
+    retry_max_interval: float | None = None
+    retry_jitter: bool = False
+    retry_on: Sequence[str] = ()
     dependency_ids: Sequence[str] = ()
     on_worker_lost: str = "requeue"
     lost_count: int = 0
@@ -93,6 +99,13 @@ class Job:
     has_dependents: bool = False
     #: the attempt whose outcome is recorded (an outcome is recorded once per attempt)
     recorded_attempt: int | None = None
+    #: unique jobs (uniqueness.py): the token held (the computed one is set at enqueue)
+    unique_key: str | None = None
+    unique_for: int | None = None
+    _unique = False
+    #: the periodic job this job is a run of, and the tick it was enqueued for
+    periodic: str | None = None
+    tick_at: datetime | None = None
     serializer_name: str | None = None
 
     def __init__(self, id: str | None = None, connection: Redis | None = None, serializer=None):
@@ -124,6 +137,9 @@ class Job:
         retry: Retry | None = None,
         priority: int = 0,
         on_worker_lost: str = "requeue",
+        unique: bool = False,
+        unique_for: Any = None,
+        unique_key: str | None = None,
     ) -> Job:
         """Build a job in memory (nothing is written until ``save()`` or an enqueue)."""
         if args is None:
@@ -159,13 +175,21 @@ class Job:
         if meta:
             job._meta = dict(meta)
         if retry is not None:
-            if not isinstance(retry, Retry):
-                raise TypeError(f"retry must be a Retry(...), not {retry!r}")
-            job.retries_left = job.retry_max = retry.max
-            job.retry_intervals = retry.intervals
+            job.set_retry(retry)
         job.on_worker_lost = validate_on_worker_lost(on_worker_lost)
         job.dependency_ids = dependency_ids(depends_on)
+        if unique is not False or unique_for is not None or unique_key is not None:
+            configure(job, unique, unique_for, unique_key)
         return job
+
+    def set_retry(self, retry: Retry) -> None:
+        """Retry this job by ``retry`` (before it is enqueued)."""
+        vars(self).update(retries.attributes(retry))
+
+    @property
+    def retry_policy(self) -> Retry | None:
+        """The job's Retry as stored (one stored before backoff existed: its list), or None."""
+        return retries.stored_policy({name: getattr(self, name) for name in retries.FIELDS})
 
     #: whether this process made the id up (then no other job can have it)
     fresh_id = False
@@ -296,7 +320,8 @@ class Job:
 
     def results(self) -> list[Result]:
         """Every kept execution outcome, newest first."""
-        blobs = self.connection.lrange(keys.results(self.id), 0, RESULTS_KEPT - 1)
+        blobs = self.connection.lrange(keys.results(self.id), 0,
+                                       results_kept(self.retry_max) - 1)
         return [Result.from_payload(self.id, blob, self.serializer) for blob in blobs]
 
     def latest_result(self) -> Result | None:
@@ -340,6 +365,7 @@ class Job:
         serialized once, and later changes to the argument objects do not reach the job."""
         self._frozen_fields = None
         self._frozen_fields = self.stored_fields()
+        settle_token(self, self.origin, fresh=True)  # a unique job's, from these arguments
 
     def stored_fields(self) -> list[Any]:
         """Field/value pairs written at enqueue (status, origin and times come from Redis)."""
@@ -360,8 +386,7 @@ class Job:
             if value is not None:
                 fields += [name, value]
         if self.retry_max:
-            fields += ["retries_left", self.retries_left, "retry_max", self.retry_max,
-                       "retry_intervals", ",".join(map(str, self.retry_intervals))]
+            fields += retries.stored_fields(self)
         if self.dependency_ids:
             fields += ["dependency_ids", ",".join(self.dependency_ids)]
         if self.serializer is not resolve_serializer(None):

@@ -18,11 +18,13 @@ LAYOUT: dict[str, str] = {
     "seq": "seq",  # counter giving FIFO order within one priority
     "workers": "workers",  # zset: worker name -> last heartbeat
     "suspended": "suspended",  # present while workers are suspended (may expire)
+    "paused": "paused",  # set of paused queue names: no worker takes from them
     "queue": "queue:{}",  # zset of queued job ids, scored by priority then FIFO
     "notify": "notify:{}",  # list holding at most one wake-up token for blocked workers
     "job": "job:{}",  # hash: one job's fields
     "results": "results:{}",  # list of one job's execution outcomes, newest first
     "dependents": "dependents:{}",  # set of job ids waiting on this job
+    "unique": "unique:{}",  # string: id of the job holding a uniqueness token (uniqueness.py)
     "worker": "worker:{}",  # hash: one worker's state, expires with its heartbeat
     "stop": "stop:{}",  # id of the job an operator asked this worker to stop (expires)
     "stops": "stops:{}",  # set: ids of jobs an operator asked a pool's slots to stop
@@ -33,6 +35,8 @@ LAYOUT: dict[str, str] = {
     "deferred": "deferred:{}",  # zset: job id -> time deferred
     "scheduled": "scheduled:{}",  # zset: job id -> due time
     "canceled": "canceled:{}",  # zset: job id -> expiry
+    "periodics": "periodics",  # zset: periodic job name -> its next tick (epoch seconds)
+    "periodic": "periodic:{}",  # hash: one periodic job's definition digest and last runs
 }
 
 DEFAULT_PREFIX = "jq:"
@@ -64,6 +68,10 @@ def suspended() -> str:
     return _prefix + _HEAD["suspended"]
 
 
+def paused() -> str:
+    return _prefix + _HEAD["paused"]
+
+
 def seq() -> str:
     return _prefix + _HEAD["seq"]
 
@@ -88,6 +96,10 @@ def dependents(job_id: str) -> str:
     return _prefix + _HEAD["dependents"] + job_id
 
 
+def unique(token: str) -> str:
+    return _prefix + _HEAD["unique"] + token
+
+
 def worker(name: str) -> str:
     return _prefix + _HEAD["worker"] + name
 
@@ -102,6 +114,14 @@ def stops(pool_name: str) -> str:
 
 def wake(child_name: str) -> str:
     return _prefix + _HEAD["wake"] + child_name
+
+
+def periodics() -> str:
+    return _prefix + _HEAD["periodics"]
+
+
+def periodic(name: str) -> str:
+    return _prefix + _HEAD["periodic"] + name
 
 
 def registry(kind: str, queue_name: str) -> str:

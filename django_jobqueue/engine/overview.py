@@ -41,6 +41,8 @@ class QueueCounts:
     #: seconds the oldest queued job has waited, by the Redis server's clock
     oldest_age: float | None = None
     workers: list[WorkerInfo] = field(default_factory=list)
+    #: no worker takes from it (pausing.py); it still accepts jobs
+    paused: bool = False
 
     def by_state(self) -> list[tuple[str, int]]:
         return [(state, getattr(self, state)) for state in STATES]
@@ -61,6 +63,7 @@ def overview(connection: Redis, queue_names: Sequence[str]) -> tuple[list[QueueC
         counts.append(QueueCounts(
             name, *(int(n) for n in row[:7]), oldest_enqueued_at=oldest,
             oldest_age=max(0.0, now - oldest.timestamp()) if oldest else None,
+            paused=len(row) > 8 and row[8] == 1,
         ))
     workers = []
     for flat in reply[1 + len(queue_names):]:

@@ -8,17 +8,9 @@ import socket
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from redis.exceptions import ResponseError
-
-from . import keys, registry, scripts, steps
+from . import enqueueing, keys, pausing, registry, scripts, steps
 from .connections import check_client, resolve_connection
-from .exceptions import (
-    EnqueueInterrupted,
-    EnqueueRefused,
-    InvalidQueueName,
-    MissingDependency,
-    NoSuchJobError,
-)
+from .exceptions import InvalidQueueName, NoSuchJobError
 from .inline import run_inline
 from .job import Job, Retry
 from .registry import (
@@ -43,9 +35,8 @@ QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 RESERVED_KWARGS = (
     "job_timeout", "timeout", "result_ttl", "ttl", "failure_ttl", "job_id", "description",
     "at_front", "priority", "meta", "retry", "depends_on", "on_success", "on_failure",
-    "on_worker_lost", "pipeline",
+    "on_worker_lost", "pipeline", "unique", "unique_for", "unique_key",
 )
-_BATCH = 500  # jobs per script call inside one enqueue_many round trip
 #: RQ's keyword arguments that have no meaning here (accepted, ignored)
 RQ_IGNORED = frozenset({"death_penalty_class"})
 
@@ -69,6 +60,9 @@ class EnqueueData(NamedTuple):
     on_failure: Any
     priority: int
     depends_on: Any
+    unique: bool = False
+    unique_for: Any = None
+    unique_key: str | None = None
 
 
 class Queue:
@@ -85,6 +79,7 @@ class Queue:
         is_async: bool = True,
         serializer: Any = None,
         job_class: type[Job] | None = None,
+        default_retry: Retry | None = None,
         **rq_options: Any,
     ) -> None:
         refuse_unknown("Queue", rq_options, RQ_IGNORED)
@@ -94,6 +89,10 @@ class Queue:
         self.connection = resolve_connection(connection)
         check_client(self.connection)
         self._default_timeout = parse_duration(default_timeout, "default_timeout")
+        if default_retry is not None and not isinstance(default_retry, Retry):
+            raise TypeError(f"default_retry must be a Retry(...), not {default_retry!r}")
+        #: the Retry of jobs enqueued here without retry=
+        self.default_retry = default_retry
         self._is_async = is_async
         self.serializer = resolve_serializer(serializer)
         if job_class is not None:
@@ -174,6 +173,9 @@ class Queue:
         on_worker_lost: str = "requeue",
         job_timeout: Any = None,
         pipeline: Any = None,
+        unique: bool = False,
+        unique_for: Any = None,
+        unique_key: str | None = None,
         _due: float | None = None,
     ) -> Job:
         job = self.create_job(
@@ -181,7 +183,8 @@ class Queue:
             else timeout, result_ttl=result_ttl, ttl=ttl, failure_ttl=failure_ttl,
             description=description, depends_on=depends_on, job_id=job_id, meta=meta,
             retry=retry, on_success=on_success, on_failure=on_failure, priority=priority,
-            on_worker_lost=on_worker_lost,
+            on_worker_lost=on_worker_lost, unique=unique, unique_for=unique_for,
+            unique_key=unique_key,
         )
         return self._enqueue_jobs([(job, at_front)], due=_due, pipeline=pipeline)[0]
 
@@ -203,6 +206,8 @@ class Queue:
         goes through here: a job made with ``Job.create`` too)."""
         if job.timeout is None:
             job.timeout = self.default_timeout
+        if self.default_retry is not None and not job.retry_max:
+            job.set_retry(self.default_retry)
         return job
 
     def enqueue_job(self, job: Job, at_front: bool = False, pipeline: Any = None) -> Job:
@@ -237,10 +242,13 @@ class Queue:
         on_failure: Any = None,
         priority: int = 0,
         depends_on: Any = None,
+        unique: bool = False,
+        unique_for: Any = None,
+        unique_key: str | None = None,
     ) -> EnqueueData:
         return EnqueueData(func, args, kwargs, timeout, result_ttl, ttl, failure_ttl,
                            description, job_id, at_front, meta, retry, on_success, on_failure,
-                           priority, depends_on)
+                           priority, depends_on, unique, unique_for, unique_key)
 
     def enqueue_many(self, job_datas: list[EnqueueData], pipeline: Any = None) -> list[Job]:
         """Enqueue a batch in one round trip; every job is built (and checked) first."""
@@ -250,7 +258,8 @@ class Queue:
                 result_ttl=d.result_ttl, ttl=d.ttl, failure_ttl=d.failure_ttl,
                 description=d.description, meta=d.meta, retry=d.retry,
                 on_success=d.on_success, on_failure=d.on_failure, priority=d.priority,
-                depends_on=d.depends_on,
+                depends_on=d.depends_on, unique=d.unique, unique_for=d.unique_for,
+                unique_key=d.unique_key,
             ), d.at_front)
             for d in job_datas
         ]
@@ -261,9 +270,9 @@ class Queue:
         if not jobs:
             return []
         inline = "" if self._is_async else _inline_worker_name()
-        chunks = [jobs[start:start + _BATCH] for start in range(0, len(jobs), _BATCH)]
+        chunks = enqueueing.chunked(jobs)
         # every job is serialized (and checked) before anything is sent
-        batches = [self._packed(chunk, due) for chunk in chunks]
+        batches = [enqueueing.packed(chunk, due, self.name) for chunk in chunks]
         for job, _ in jobs:
             job._frozen_fields = None  # sent now: a later save() serializes anew
         if pipeline is not None:
@@ -275,42 +284,35 @@ class Queue:
         try:
             replies = steps.enqueue(self.connection, self.name, inline, _INLINE_LEASE, batches)
         except scripts.Interrupted as exc:
-            raise _interrupted(chunks, exc) from exc
-        _raise_for_refused(chunks, replies)
+            raise enqueueing.interrupted(chunks, exc) from exc
+        enqueueing.raise_for_refused(chunks, replies)
         result: list[Job] = []
-        for reply, chunk in zip(replies, chunks, strict=True):
-            now = reply[0]
-            for (job, _), outcome in zip(chunk, reply[1:], strict=True):
-                result.append(self._after_enqueue(job, decode(outcome), now))
+        kept: dict[int, str] = {}  # a duplicate's place in result -> the id of the job kept
+        for job, outcome, kept_id, now in enqueueing.outcomes(chunks, replies):
+            if kept_id is None:
+                self._after_enqueue(job, outcome, now)
+            else:
+                kept[len(result)] = kept_id
+            result.append(job)
+        if kept:
+            self._return_kept(result, kept)
         if inline:
-            for job in result:
-                if job.status == JobStatus.STARTED:
+            for n, job in enumerate(result):
+                if n not in kept and job.status == JobStatus.STARTED:
                     run_inline(job, inline)
         return result
 
-    def _packed(self, chunk: list[tuple[Job, bool]], due: float | None) -> list[bytes]:
-        """The enqueue script's job arguments for a batch, one packed argument per job."""
-        packed = []
-        due_text = "" if due is None else f"{due:.6f}"
-        for job, at_front in chunk:
-            job_id = job.id
-            if job.dependency_ids and job_id in job.dependency_ids:
-                raise ValueError(f"Job {job_id} cannot depend on itself")
-            flags = ("f" if at_front else "") + ("n" if job.fresh_id else "")
-            job.fresh_id = False  # sent: enqueuing this Job again checks for a duplicate
-            # serializing raises (naming the argument) before anything is written
-            packed.append(scripts.pack_fields([
-                job_id, flags, job.ttl or 0, due_text, ",".join(job.dependency_ids),
-                job.priority, *job.stored_fields(),
-            ]))
-        return packed
+    def _return_kept(self, result: list[Job], kept: dict[int, str]) -> None:
+        """Documented choice: a job whose id, or uniqueness key, an active job has is not
+        enqueued again; the job kept is returned in its place (all fetched in one round
+        trip; one gone since then, e.g. deleted, is returned with no status)."""
+        found = self.job_class.fetch_many(list(kept.values()), connection=self.connection,
+                                          serializer=self.serializer)
+        for (n, job_id), job in zip(kept.items(), found, strict=True):
+            result[n] = job if job is not None else self.job_class(
+                job_id, connection=self.connection, serializer=self.serializer)
 
     def _after_enqueue(self, job: Job, outcome: str, now: bytes) -> Job:
-        if outcome == "duplicate":
-            # documented choice: a job id already queued/scheduled/deferred/running is not
-            # enqueued again; the existing job is returned
-            return self.job_class.fetch(job.id, connection=self.connection,
-                                        serializer=self.serializer)
         job.origin = self.name
         job.set_status(outcome)
         job.created_at = from_timestamp(now)
@@ -384,7 +386,22 @@ class Queue:
         pipe = self.connection.pipeline()
         pipe.delete(self.key, keys.notify(self.name))
         pipe.srem(keys.queues(), self.name)
+        pipe.srem(keys.paused(), self.name)  # a queue made again later starts running
         pipe.execute()
+
+    # --- pausing (pausing.py) ----------------------------------------------------------
+
+    def pause(self) -> bool:
+        """No worker takes from it until resumed; it still accepts jobs. Was it running?"""
+        return pausing.pause(self.connection, self.name)
+
+    def resume(self) -> bool:
+        """Workers take from it again, one blocked on it at once. Was it paused?"""
+        return pausing.resume(self.connection, self.name)
+
+    @property
+    def is_paused(self) -> bool:
+        return pausing.is_paused(self.connection, self.name)
 
     # --- registries ------------------------------------------------------------------
 
@@ -405,70 +422,3 @@ _INLINE_LEASE = 24 * 3600
 
 def _inline_worker_name() -> str:
     return f"inline:{socket.gethostname()}:{os.getpid()}"
-
-
-def _ids(chunks: list[list[tuple[Job, bool]]]) -> list[str]:
-    return [job.id for chunk in chunks for job, _ in chunk]
-
-
-def _counts(enqueued: list[str], not_enqueued: list[str], unknown: list[str],
-            unknown_means: str) -> str:
-    """"500 job(s) stored, 700 job(s) <unknown_means>": an enqueue error's breakdown."""
-    return ", ".join(f"{len(ids)} job(s) {what}" for what, ids in (
-        ("stored", enqueued), ("not stored", not_enqueued), (unknown_means, unknown)) if ids)
-
-
-def _interrupted(chunks: list[list[tuple[Job, bool]]],
-                 exc: scripts.Interrupted) -> EnqueueInterrupted:
-    """What a lost connection left. A batch whose reply was read is stored (or, when the
-    reply refused it, not stored; an error reply: unknown); a batch that met NOSCRIPT did
-    not run; the batches after the cut may have run, unless nothing was sent."""
-    enqueued: list[str] = []
-    not_enqueued: list[str] = []
-    unknown: list[str] = []
-    for n, chunk in enumerate(chunks):
-        ids = _ids([chunk])
-        if n >= len(exc.replies):
-            (unknown if exc.sent else not_enqueued).extend(ids)
-            continue
-        reply = exc.replies[n]
-        if reply is None or (not isinstance(reply, Exception)
-                             and decode(reply[0]) == "missing-dependency"):
-            not_enqueued.extend(ids)
-        elif isinstance(reply, Exception):
-            unknown.extend(ids)
-        else:
-            enqueued.extend(ids)
-    counts = _counts(enqueued, not_enqueued, unknown, "may or may not be stored: look each id "
-                     "up (Job.exists) before enqueuing it again with the same job_id")
-    return EnqueueInterrupted(
-        f"The connection to Redis was lost during the enqueue ({exc}): {counts}",
-        _ids(chunks), enqueued_ids=enqueued, not_enqueued_ids=not_enqueued,
-        unknown_ids=unknown,
-    )
-
-
-def _raise_for_refused(chunks: list[list[tuple[Job, bool]]], replies: list[Any]) -> None:
-    """A batch answered with an error (it may be partly stored) or with a missing
-    dependency (it is not stored): raise, saying which jobs are stored."""
-    errors = [n for n, reply in enumerate(replies) if isinstance(reply, ResponseError)]
-    missing = [n for n, reply in enumerate(replies)
-               if n not in errors and decode(reply[0]) == "missing-dependency"]
-    if not errors and not missing:
-        return
-    breakdown = {
-        "enqueued_ids": _ids([c for n, c in enumerate(chunks) if n not in errors + missing]),
-        "not_enqueued_ids": _ids([chunks[n] for n in missing]),
-        "unknown_ids": _ids([chunks[n] for n in errors]),
-    }
-    counts = _counts(breakdown["enqueued_ids"], breakdown["not_enqueued_ids"],
-                     breakdown["unknown_ids"],
-                     "maybe partly stored (look each id up with Job.exists)")
-    first = min(errors + missing)
-    if first in errors:
-        raise EnqueueRefused(f"Redis refused the enqueue: {replies[first]}; {counts}",
-                             _ids(chunks), **breakdown) from replies[first]
-    job_id, dependency = decode(replies[first][1]), decode(replies[first][2])
-    raise MissingDependency(
-        f"Job {job_id} depends on job {dependency}, which does not exist (never saved, "
-        f"deleted, or expired after it ran); {counts}", _ids(chunks), **breakdown)

@@ -12,6 +12,13 @@ from .serializers import dumps_signed, loads_signed
 
 #: executions kept per job, newest first
 RESULTS_KEPT = 10
+#: the most kept for a job whose Retry allows more runs than RESULTS_KEPT (a page of them)
+RESULTS_KEPT_MAX = 100
+
+
+def results_kept(retry_max: int | None) -> int:
+    """Executions kept for a job: every run its Retry allows (max + 1), within bounds."""
+    return min(RESULTS_KEPT_MAX, max(RESULTS_KEPT, (retry_max or 0) + 1))
 
 
 class Result:
@@ -30,8 +37,11 @@ class Result:
         worker_name: str = "",
         started_at: datetime | None = None,
         ended_at: datetime | None = None,
+        attempt: int | None = None,
     ) -> None:
         self.job_id = job_id
+        #: the job's attempt number this run had (None in entries of earlier versions)
+        self.attempt = attempt
         self.type = type
         self.return_value = return_value
         self.exc_string = exc_string
@@ -61,6 +71,7 @@ class Result:
         worker_name: str,
         started_at: float | None,
         ended_at: float,
+        attempt: int | None = None,
     ) -> bytes:
         entry = {
             "t": int(type),
@@ -70,6 +81,8 @@ class Result:
             "s": started_at,
             "f": ended_at,
         }
+        if attempt:
+            entry["a"] = attempt
         try:
             return dumps_signed(serializer, entry)
         except Exception as exc:
@@ -90,11 +103,17 @@ class Result:
                 # a corrupt time reads as none (an odd entry must not hide the others)
                 started_at=lenient_time(entry.get("s")),
                 ended_at=lenient_time(entry.get("f")),
+                attempt=_attempt(entry.get("a")),
             )
         except DeserializationError as exc:
             return cls(job_id, cls.Type.FAILED, exc_string=f"Unreadable result: {exc}")
         except (KeyError, TypeError, ValueError) as exc:
             return cls(job_id, cls.Type.FAILED, exc_string=f"Malformed result entry: {exc!r}")
+
+
+def _attempt(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 \
+        else None
 
 
 def type_name(exc: BaseException) -> str:

@@ -19,7 +19,8 @@ from :data:`MOVES`.
     any status but started ──quarantine──▶ failed          any status ──delete──▶ (gone)
 
     Enqueueing an id that is finished, failed, stopped or canceled replaces that job; an id
-    that is queued, scheduled, deferred or started is a duplicate and stays as it is.
+    that is queued, scheduled, deferred or started is a duplicate and stays as it is. So is
+    a unique job whose uniqueness key such a job holds (uniqueness.py): that job is kept.
 
 Every arrow is one Lua script (one atomic step), so a job is always in exactly one place:
 its queue, or one registry of its queue (:data:`PLACE`).

@@ -100,10 +100,14 @@ class Recording:
     succeeded: bool
     result_ttl: int = 0
     exc_info: str = ""
-    #: whether the job's Retry may run it again
+    #: whether the job's Retry runs it again (fail.lua checks a retry is left)
     retry: bool = False
+    #: seconds until that retry (0: queued again at once), worked out by the worker
+    retry_delay: float = 0.0
     #: the status a failure ends in
     final: states.JobStatus = states.JobStatus.FAILED
+    #: executions kept in the job's results list (``results.results_kept``)
+    keep: int = RESULTS_KEPT
 
 
 def _taken(reply: Any) -> Taken | None:
@@ -121,7 +125,7 @@ def take(via: Via, request: Take) -> Taken | None:
 def finish(via: Via, rec: Recording, then: Take | None = None) -> tuple[str, Taken | None]:
     """finish.lua: (``finished`` | ``recorded`` | ``lost``, the next job when ``then``)."""
     args = [rec.job_id, rec.queue, rec.worker, rec.attempt, rec.entry, rec.result_ttl,
-            RESULTS_KEPT]
+            rec.keep]
     if then is not None:
         args += [then.lease, *then.queues]
     verdict, next_job = _run(via, "finish", args)
@@ -131,11 +135,18 @@ def finish(via: Via, rec: Recording, then: Take | None = None) -> tuple[str, Tak
 def fail(via: Via, rec: Recording, then: Take | None = None) -> tuple[str, Taken | None]:
     """fail.lua: (what became of the job, see the script, and the next job when ``then``)."""
     args = [rec.job_id, rec.queue, rec.worker, rec.attempt, rec.exc_info, rec.entry,
-            RESULTS_KEPT, "1" if rec.retry else "", rec.final.value]
+            rec.keep, retry_delay_arg(rec), rec.final.value]
     if then is not None:
         args += [then.lease, *then.queues]
     verdict, next_job = _run(via, "fail", args)
     return decode(verdict), _taken(next_job)
+
+
+def retry_delay_arg(rec: Recording) -> str:
+    """fail.lua's retry argument: '' for no retry, else the delay in seconds."""
+    if not rec.retry:
+        return ""
+    return f"{rec.retry_delay:.6f}" if rec.retry_delay > 0 else "0"
 
 
 def record(via: Via, rec: Recording, then: Take | None = None) -> tuple[str, Taken | None]:
@@ -288,6 +299,12 @@ def save_meta(client: Redis, job_id: str, blob: bytes) -> bool:
     return bool(_run(client, "save_meta", [job_id, blob]))
 
 
+def resume_queue(client: Redis, queue: str) -> bool:
+    """resume.lua: the queue out of the paused set, a blocked worker woken when jobs wait;
+    whether it was paused."""
+    return bool(_run(client, "resume", [queue]))
+
+
 def _per_id(client: Redis, name: str, batches: list[list[Any]]) -> list[Any]:
     if len(batches) == 1:
         return [_run(client, name, batches[0])]
@@ -296,3 +313,59 @@ def _per_id(client: Redis, name: str, batches: list[list[Any]]) -> list[Any]:
         if isinstance(reply, Exception):
             raise reply
     return replies
+
+
+# --- periodic jobs -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodicEntry:
+    """One definition as periodic_sync.lua stores it."""
+
+    name: str
+    digest: str
+    summary: str
+    enabled: bool
+    first_tick: int
+
+
+def periodic_sync(client: Redis, entries: Sequence[PeriodicEntry]) -> tuple[list[str],
+                                                                            list[str]]:
+    """periodic_sync.lua: (names added or changed, names removed)."""
+    args: list[Any] = [len(entries)]
+    for e in entries:
+        args += [e.name, e.digest, e.summary, "1" if e.enabled else "0", e.first_tick]
+    names = [decode(n) for n in _run(client, "periodic_sync", args)]
+    cut = names.index("--")
+    return names[:cut], names[cut + 1:]
+
+
+def periodic_due_on(pipe: Any, most: int) -> str:
+    """periodic_due.lua on a pipeline; parse its reply with :func:`parse_periodic_due`."""
+    scripts.get("periodic_due").add_to(pipe, most)
+    return "periodic_due"
+
+
+def parse_periodic_due(reply: Sequence[Any]) -> tuple[float, list[tuple[str, int]]]:
+    """(server time, [(name, tick), ...])."""
+    now = float(reply[0])
+    pairs = reply[1:]
+    return now, [(decode(pairs[i]), int(float(pairs[i + 1])))
+                 for i in range(0, len(pairs) - 1, 2)]
+
+
+def periodic_fire(client: Redis, name: str, expected: int | None, next_tick: int | None,
+                  tick: int | None, queue: str, job: bytes, skip: bool = False,
+                  overlap: bool = False) -> tuple[str, str | None]:
+    """periodic_fire.lua: (outcome, job id or None); ``expected`` None: run now."""
+    reply = _run(client, "periodic_fire", [
+        name, "" if expected is None else expected, "" if next_tick is None else next_tick,
+        "" if tick is None else tick, "skip" if skip else "fire", "1" if overlap else "",
+        queue, job,
+    ])
+    return decode(reply[0]), decode(reply[1]) if len(reply) > 1 else None
+
+
+def periodic_enable(client: Redis, name: str, enabled: bool) -> bool:
+    """periodic_enable.lua: False when there is no such periodic job."""
+    return bool(_run(client, "periodic_enable", [name, "1" if enabled else "0"]))

@@ -7,6 +7,7 @@
         "SIGNING_KEY": None,             # default: derived from SECRET_KEY
         "KEY_PREFIX": None,              # default: the engine's (engine/keys.py)
         "METRICS_TOKEN": None,           # bearer token for the stats/metrics endpoints
+        "PERIODIC": {},                  # periodic jobs (integration/periodic.py)
     }
 
 :func:`load` parses it and keeps the result until a setting changes (``apps.py`` calls
@@ -31,22 +32,26 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from ..engine.keys import DEFAULT_PREFIX
+from ..engine.periodic import PeriodicJob
 from ..engine.queue import QUEUE_NAME_PATTERN
+from ..engine.retries import Retry
 from ..engine.serializers import resolve_serializer
 from ..engine.utils import parse_duration
+from .periodic_settings import parse_periodic
+from .retry_settings import RETRY_HINT, parse_retry
 
 DEFAULT_URL = "redis://localhost:6379/0"
 #: what an absent (or empty) CONNECTIONS or QUEUES means
 DEFAULT_CONNECTIONS = MappingProxyType({"default": MappingProxyType({"URL": DEFAULT_URL})})
 DEFAULT_QUEUES = MappingProxyType({"default": MappingProxyType({"CONNECTION": "default"})})
 TOP_LEVEL_KEYS = frozenset({"CONNECTIONS", "QUEUES", "COMMIT_MODE", "SIGNING_KEY",
-                            "KEY_PREFIX", "METRICS_TOKEN"})
+                            "KEY_PREFIX", "METRICS_TOKEN", "PERIODIC"})
 #: the keys that choose a connection's kind, in the order error messages name them
 CONNECTION_KINDS = ("URL", "HOST", "SENTINELS", "USE_REDIS_CACHE", "EMBEDDED")
 CONNECTION_KEYS = frozenset({*CONNECTION_KINDS, "PORT", "DB", "USERNAME", "PASSWORD", "SSL",
                              "OPTIONS", "MASTER_NAME", "SENTINEL_OPTIONS"})
 QUEUE_KEYS = frozenset({"CONNECTION", "DEFAULT_TIMEOUT", "DEFAULT_RESULT_TTL",
-                        "DEFAULT_FAILURE_TTL", "SERIALIZER", "ASYNC"})
+                        "DEFAULT_FAILURE_TTL", "SERIALIZER", "ASYNC", "RETRY"})
 COMMIT_MODES = ("on_commit", "immediate")
 URL_SCHEMES = ("redis", "rediss", "unix")
 ConnectionKind = Literal["url", "host", "sentinel", "cache", "embedded"]
@@ -162,6 +167,8 @@ class QueueSettings:
     #: as given: None (pickle), an alias, a dotted path or an object
     serializer: Any = None
     is_async: bool = True
+    #: the Retry of jobs enqueued without retry= (RETRY, retry_settings.py)
+    default_retry: Retry | None = None
     #: what makes this queue unusable, if anything
     problem: SettingsProblem | None = None
 
@@ -177,6 +184,8 @@ class JobqueueSettings:
     signing_key: str = field(default="", repr=False)  # secrets stay out of reprs and logs
     key_prefix: str = DEFAULT_PREFIX
     metrics_token: str | None = field(default=None, repr=False)
+    #: JOBQUEUE['PERIODIC'], the entries without a problem (integration/periodic.py)
+    periodic: tuple[PeriodicJob, ...] = ()
     #: every problem, in the order ``manage.py check`` lists them
     problems: tuple[SettingsProblem, ...] = ()
     #: a problem that makes every queue and connection unusable (e.g. JOBQUEUE not a dict)
@@ -286,8 +295,13 @@ def parse(value: Any) -> JobqueueSettings:
     else:
         broken = broken or _add(problems, "E008", "JOBQUEUE['QUEUES'] must be a dict.",
                                 "For example {'default': {'CONNECTION': 'default'}}.")
+    periodic = parse_periodic(
+        value.get("PERIODIC"), queues,
+        lambda code, message, hint: problems.append(
+            SettingsProblem(code, message, hint, blocking=False)))
     return JobqueueSettings(
         connections=MappingProxyType(connections or {}), queues=MappingProxyType(queues),
+        periodic=periodic,
         commit_mode=commit_mode, signing_key=_signing_key(_text(value.get("SIGNING_KEY"))),
         key_prefix=_text(value.get("KEY_PREFIX")) or DEFAULT_PREFIX,
         metrics_token=token if isinstance(token, str) and token else None,
@@ -391,6 +405,9 @@ def _parse_queue(name: Any, given: Any, connections: Mapping[str, Any] | None,
     if "ASYNC" in given and not _is_flag(given["ASYNC"]):
         _add(mine, "E016", f"{where} ASYNC must be True or False, not {given['ASYNC']!r}.",
              "False runs each job inline at enqueue (tests).")
+    retry, wrong = parse_retry(given["RETRY"]) if given.get("RETRY") is not None else (None, None)
+    if wrong:
+        _add(mine, "E030", f"{where} RETRY {wrong}.", RETRY_HINT)
     problems.extend(mine)
     return QueueSettings(
         name=str(name), connection=str(connection),
@@ -398,7 +415,7 @@ def _parse_queue(name: Any, given: Any, connections: Mapping[str, Any] | None,
         default_result_ttl=given.get("DEFAULT_RESULT_TTL"),
         default_failure_ttl=given.get("DEFAULT_FAILURE_TTL"),
         serializer=given.get("SERIALIZER"), is_async=bool(given.get("ASYNC", True)),
-        problem=_first_blocking(mine),
+        default_retry=retry, problem=_first_blocking(mine),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 from django.db import close_old_connections, reset_queries
 
 from .. import signals
-from ..engine.execution import Outcome
+from ..engine.execution import Outcome, retry_granted
 from ..engine.job import Job
 from ..engine.worker import Worker
 
@@ -32,6 +32,9 @@ class DjangoWorker(Worker):
             if succeeded:
                 signals.send(signals.job_finished, sender=type(self), job=job, worker=self,
                              outcome="finished", exc_info=None, result=outcome.return_value)
+            elif retry_granted(job, outcome):  # the job asked to run again later
+                signals.send(signals.job_finished, sender=type(self), job=job, worker=self,
+                             outcome="retried", exc_info=outcome.exc_info, result=None)
             else:
                 text = outcome.exc_info or ""
                 signals.send(signals.job_finished, sender=type(self), job=job, worker=self,

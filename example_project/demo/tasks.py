@@ -46,3 +46,9 @@ if settings.HAS_DJANGO_TASKS:  # Django 6.0+: Django's own task API, on the same
         """A ``django.tasks`` task: ``multiply.enqueue(6, 7)``; runworker runs it."""
         time.sleep(0.5)
         return a * b
+
+
+def tidy_up() -> str:
+    """A periodic job (JOBQUEUE["PERIODIC"] in demo_site/settings.py): the workers enqueue it
+    every minute, once between them; see the admin's "Periodic jobs"."""
+    return f"tidied up at {time.strftime('%H:%M:%S')}"

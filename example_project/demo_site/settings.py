@@ -77,6 +77,8 @@ JOBQUEUE = {
         "default": {"URL": REDIS_URL} if REDIS_URL else {"EMBEDDED": str(EMBEDDED_FILE)},
     },
     "QUEUES": {"default": {"CONNECTION": "default", "DEFAULT_RESULT_TTL": 3600}},
+    # enqueued by the running workers, each tick once (a CRON entry needs the cron extra)
+    "PERIODIC": {"tidy-up": {"FUNC": "demo.tasks.tidy_up", "EVERY": 60}},
 }
 
 # --- Django's own task framework (Django 6.0+) ----------------------------------------------

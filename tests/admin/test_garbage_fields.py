@@ -45,10 +45,15 @@ ROWS_OF = {
     "enqueued_at": {"Enqueued"}, "started_at": {"Started"}, "ended_at": {"Ended"},
     "timeout": {"Timeout (s)"}, "result_ttl": {"Result TTL (s)"},
     "failure_ttl": {"Failure TTL (s)"}, "ttl": {"TTL (s)"}, "priority": {"Priority"},
-    "attempts": {"Attempts"}, "retries_left": {"Retries left"}, "retry_max": {"Retry max"},
-    "retry_intervals": {"Retry intervals (s)"}, "on_worker_lost": {"On worker lost"},
+    # a scheduled job that has run before waits for its next attempt: the row's label
+    "attempts": {"Attempts", "Scheduled for", "Next attempt due"},
+    "retries_left": {"Retries left"}, "retry_max": {"Retry max"},
+    "retry_intervals": {"Retry intervals (s)"}, "retry_backoff": {"Retry backoff"},
+    "retry_max_interval": {"Retry max interval (s)"}, "retry_jitter": {"Retry jitter"},
+    "retry_on": {"Retry on"}, "on_worker_lost": {"On worker lost"},
     "lost_count": {"Workers lost"}, "last_lost_at": {"Last worker lost at"},
     "last_lost_worker": {"Last lost worker"}, "dependency_ids": {"Dependency"},
+    "unique_key": {"Unique key"}, "unique_for": {"Unique for (s)"},
     # the serializer reads the call data, the meta and the results
     "serializer": {"Serializer", "Result", "Args", "Kwargs", "Meta", "Arguments"},
     "data": {"Args", "Kwargs", "Arguments"}, "meta": {"Meta"},

@@ -31,6 +31,7 @@ from tests.admin.helpers import (
     scheduled_job,
     work,
 )
+from tests.engine import jobs_retries as retry_jobs
 from tests.harness import wait_until
 
 pytestmark = pytest.mark.timeout(90)
@@ -440,6 +441,49 @@ def test_job_page_shows_every_execution_and_retries_left(admin_client, queue):
     assert all("failed" in row.clean_text for row in rows)
     assert _field(doc, "Retries left").clean_text == "0"
     assert _field(doc, "Attempts").clean_text == "3"
+
+
+def test_job_page_shows_a_unique_jobs_key(admin_client, queue):
+    unique = queue.enqueue(jobs.add, 1, 2, unique_key="report-1", unique_for=60)
+    doc = parse(admin_client.get(f"{ADMIN}default/job/{unique.id}/"))
+    assert _field(doc, "Unique key").clean_text == "report-1"
+    assert _field(doc, "Unique for (s)").clean_text == "60"
+    plain = queue.enqueue(jobs.add, 1, 2)
+    doc = parse(admin_client.get(f"{ADMIN}default/job/{plain.id}/"))
+    with pytest.raises(AssertionError, match="no row"):
+        _field(doc, "Unique key")
+
+
+def test_job_page_shows_each_attempt_its_error_and_when_the_next_is_due(admin_client, queue):
+    policy = Retry(max=3, interval=600, backoff=2, on=(ConnectionError,))
+    job = queue.enqueue(retry_jobs.raise_named, "builtins.ConnectionError", "link down",
+                        retry=policy)
+    Worker([queue], connection=queue.connection).work(burst=True, max_jobs=1)
+    doc = parse(admin_client.get(f"{ADMIN}default/job/{job.id}/"))
+    assert doc.one("span", id="jobqueue-job-status").clean_text == "scheduled"
+    assert time.strftime("%Y") in _field(doc, "Next attempt due").clean_text
+    with pytest.raises(AssertionError, match="no row"):
+        _field(doc, "Scheduled for")
+    assert [_field(doc, label).clean_text for label in (
+        "Retries left", "Retry max", "Retry intervals (s)", "Retry backoff",
+        "Retry max interval (s)", "Retry jitter", "Retry on")] == [
+        "2", "3", "600", "2", "3600", "True", "builtins.ConnectionError"]
+    [row] = doc.one("table", id="jobqueue-results").one("tbody").find_all("tr")
+    cells = row.find_all("td")
+    assert cells[0].clean_text == "1" and cells[1].clean_text == "failed"
+    assert "ConnectionError: link down" in row.clean_text
+
+
+def test_job_page_shows_a_retry_the_job_asked_for(admin_client, queue):
+    job = queue.enqueue(retry_jobs.return_retry_later_once, retry=Retry(max=1))
+    work(queue)
+    doc = parse(admin_client.get(f"{ADMIN}default/job/{job.id}/"))
+    rows = doc.one("table", id="jobqueue-results").one("tbody").find_all("tr")
+    assert [[td.clean_text for td in row.find_all("td")[:2]] for row in rows] == [
+        ["2", "finished"], ["1", "retried"]]
+    assert "RetryLater(delay=None)" in rows[1].clean_text
+    with pytest.raises(AssertionError, match="no row"):
+        _field(doc, "Next attempt due")
 
 
 def test_job_page_escapes_arguments(admin_client, queue):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django_jobqueue import get_current_job, job
+from django_jobqueue import Retry, get_current_job, job
 
 
 @job
@@ -20,3 +20,8 @@ def tagged(label, timeout=None):
 def whoami():
     current = get_current_job()
     return current.id if current else None
+
+
+@job("default", retry=Retry(max=2, interval=45, on=(ConnectionError,)))
+def flaky(message):
+    raise ConnectionError(message)

@@ -45,6 +45,12 @@ def test_a_good_setting_passes():
     ({"CONNECTIONS": {"default": {"HOST": "h", "PORT": "abc"}}}, "django_jobqueue.E016"),
     ({"CONNECTIONS": {"default": {"HOST": "h", "DB": 1.5}}}, "django_jobqueue.E016"),
     ({"CONNECTIONS": {"default": {"HOST": "h", "SSL": "yes"}}}, "django_jobqueue.E016"),
+    ({**GOOD, "QUEUES": {"q": {"RETRY": {"MAX": 0}}}}, "django_jobqueue.E030"),
+    ({**GOOD, "QUEUES": {"q": {"RETRY": {"INTERVAL": 5}}}}, "django_jobqueue.E030"),
+    ({**GOOD, "QUEUES": {"q": {"RETRY": {"MAX": 2, "BACKOF": 2}}}}, "django_jobqueue.E030"),
+    ({**GOOD, "QUEUES": {"q": {"RETRY": {"MAX": 2, "ON": ["no_such.Error"]}}}},
+     "django_jobqueue.E030"),
+    ({**GOOD, "QUEUES": {"q": {"RETRY": 3}}}, "django_jobqueue.E030"),
 ])
 def test_each_bad_setting_has_its_check_id(config, expected):
     assert expected in ids(config)

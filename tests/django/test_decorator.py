@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_jobqueue import JobStatus, get_queue, get_worker, job
+from django_jobqueue import Job, JobStatus, Retry, get_queue, get_worker, job
 from tests.django import tasks_django as tasks
 
 
@@ -59,3 +59,21 @@ def test_an_unknown_option_is_an_error_at_decoration(options, message):
         job("default", **options)
     with pytest.raises(TypeError, match=message):
         job(**options)(lambda: None)
+
+
+def test_a_retry_given_to_the_decorator_applies_to_delay_and_enqueue():
+    expected = Retry(max=2, interval=45, on=(ConnectionError,))
+    connection = get_queue().connection
+    for enqueued in (tasks.flaky.delay("down"), tasks.flaky.enqueue("down")):
+        assert Job.fetch(enqueued.id, connection=connection).retry_policy == expected
+    own = tasks.flaky.enqueue("down", retry=Retry(max=1))
+    assert own.retry_max == 1
+    get_worker("default").work(burst=True)
+    assert get_queue().scheduled_job_registry.count == 2  # each failed once, and waits 45 s
+    own.refresh()
+    assert (own.get_status(), own.attempts) == (JobStatus.FAILED, 2)  # its own Retry
+
+
+def test_a_retry_that_is_not_a_retry_is_an_error_at_decoration():
+    with pytest.raises(TypeError, match="retry"):
+        job("default", retry=3)

@@ -12,11 +12,20 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import CommandError, call_command
 from django.test.utils import override_settings
 
-from django_jobqueue import UnknownQueue, get_connection, get_queue, get_worker, job
+from django_jobqueue import (
+    Job,
+    Retry,
+    UnknownQueue,
+    get_connection,
+    get_queue,
+    get_worker,
+    job,
+)
 from django_jobqueue.checks import check_settings
 from django_jobqueue.integration import settings
 from django_jobqueue.integration.clients import get_client
 from django_jobqueue.integration.queues import DjangoQueue
+from django_jobqueue.integration.retry_settings import parse_retry
 from django_jobqueue.integration.settings import UnknownConnection, parse
 from django_jobqueue.testing import drain
 from tests.django.conftest import jobqueue_settings
@@ -230,6 +239,46 @@ def test_queue_options_reach_the_queue_through_its_constructor(redis_url):
     assert (kept.result_ttl, kept.failure_ttl) == (5, 6)
     with pytest.raises(ValueError, match="commit_mode 'later'"):
         DjangoQueue("direct", connection=get_client(), commit_mode="later")
+
+
+def test_a_queues_retry_setting_is_the_default_of_its_jobs(redis_url):
+    config = jobqueue_settings(redis_url)
+    config["QUEUES"]["retrying"] = {"RETRY": {
+        "MAX": 5, "INTERVAL": 10, "BACKOFF": 2, "MAX_INTERVAL": 600, "JITTER": False,
+        "ON": ["TimeoutError", "builtins.ConnectionError"]}}
+    expected = Retry(max=5, interval=10, backoff=2, max_interval=600, jitter=False,
+                     on=(TimeoutError, ConnectionError))
+    with override_settings(JOBQUEUE=config):
+        assert settings.load().queues["retrying"].default_retry == expected
+        queue = get_queue("retrying")
+        assert queue.default_retry == expected
+        enqueued = queue.enqueue("os.getpid")
+        assert Job.fetch(enqueued.id, connection=queue.connection).retry_policy == expected
+        assert queue.enqueue("os.getpid", retry=Retry(max=1)).retry_max == 1
+        assert get_queue("default").default_retry is None
+        assert get_queue().enqueue("os.getpid").retry_max == 0
+
+
+def test_a_bad_retry_setting_makes_its_queue_unusable_naming_it(redis_url):
+    config = jobqueue_settings(redis_url)
+    config["QUEUES"]["retrying"] = {"RETRY": {"MAX": 3, "BACKOFF": 0.5}}
+    with override_settings(JOBQUEUE=config):
+        with pytest.raises(ImproperlyConfigured, match=r"RETRY Retry backoff .*E030"):
+            get_queue("retrying")
+        assert get_queue("default").name == "default"
+
+
+@pytest.mark.parametrize(("given", "wrong"), [
+    ({"MAX": 2, "INTERVAL": (1, 2)}, None), (Retry(max=2), None),
+    ([("MAX", 2)], "must be a dict"), ({"INTERVAL": 1}, "needs MAX"),
+    ({"MAX": 2, "TRIES": 3}, "unknown keys TRIES"), ({"MAX": 2, "ON": [5]}, "Retry on"),
+])
+def test_the_retry_setting_parser(given, wrong):
+    retry, problem = parse_retry(given)
+    if wrong is None:
+        assert isinstance(retry, Retry) and problem is None
+    else:
+        assert retry is None and wrong in problem
 
 
 def test_get_queue_overrides_and_refuses_unknown_keywords():

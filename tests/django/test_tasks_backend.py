@@ -16,6 +16,7 @@ import redis
 
 pytest.importorskip("django.tasks", reason="django.tasks needs Django 6.0+ (this is 5.2)")
 
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from django.db import transaction  # noqa: E402
 from django.tasks import TaskResultStatus, task_backends  # noqa: E402
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist  # noqa: E402
@@ -181,6 +182,40 @@ def test_signals_are_sent_with_the_task_result():
         ("started", JobQueueBackend, bad.id, TaskResultStatus.RUNNING),
         ("finished", JobQueueBackend, bad.id, TaskResultStatus.FAILED),
     ]
+
+
+def test_the_retry_option_retries_every_task_and_finishes_it_once():
+    finished = []
+
+    def receiver(sender, task_result, **kwargs):
+        finished.append(task_result.status)
+
+    retrying = {"default": {"BACKEND": BACKEND, "QUEUES": ["default"],
+                            "OPTIONS": {"RETRY": {"MAX": 2, "ON": [
+                                "tests.django.tasks_backend_jobs.TaskBoom"]}}}}
+    with override_settings(TASKS=retrying):
+        result = jobs.boom.enqueue("again")
+        job = get_queue("default").fetch_job(result.id)
+        assert (job.retry_max, job.retry_on) == (2, ["tests.django.tasks_backend_jobs.TaskBoom"])
+        task_finished.connect(receiver)
+        try:
+            run_burst()
+        finally:
+            task_finished.disconnect(receiver)
+        failed = jobs.boom.get_result(result.id)
+    assert failed.status == TaskResultStatus.FAILED
+    assert failed.attempts == 3 and len(failed.errors) == 3
+    assert finished == [TaskResultStatus.FAILED]  # once: the retried attempts did not finish
+
+
+def test_a_bad_retry_option_is_check_e103_and_refuses_to_enqueue():
+    bad = {"default": {"BACKEND": BACKEND, "QUEUES": ["default"],
+                       "OPTIONS": {"RETRY": {"MAX": 0}}}}
+    with override_settings(TASKS=bad):
+        backend = task_backends["default"]
+        assert [m.id for m in backend.check()] == ["django_jobqueue.E103"]
+        with pytest.raises(ImproperlyConfigured, match="E103"):
+            jobs.add.enqueue(1, 2)
 
 
 def test_inside_atomic_the_enqueue_and_its_signal_wait_for_the_commit():

@@ -47,7 +47,7 @@ except ImportError:  # pragma: no cover - reported by require_browser()
     webdriver = None  # type: ignore[assignment]
 
 REPO = Path(__file__).resolve().parents[2]
-SETTINGS = "tests.django.settings"
+SETTINGS = "tests.e2e.settings"  # tests.django.settings with a periodic job
 CHROMIUM = os.environ.get("JOBQUEUE_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("JOBQUEUE_CHROMEDRIVER", "/usr/bin/chromedriver")
 PASSWORD = "browser-test-password"
@@ -367,7 +367,11 @@ class Browser:
                 old.tag_name  # noqa: B018 - raises once the old page is gone
                 return False
             except StaleElementReferenceException:
-                return d.execute_script("return document.readyState") == "complete"
+                pass
+            except WebDriverException as exc:  # Chromium, mid-navigation: the same, worded
+                if "does not belong to the document" not in str(exc):  # differently
+                    raise
+            return d.execute_script("return document.readyState") == "complete"
 
         self.wait(replaced, f"clicking {css!r} loaded no new page")
 

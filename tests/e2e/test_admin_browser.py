@@ -277,3 +277,26 @@ def test_anonymous_is_sent_to_the_login_page(site: DjangoSite, browser: Browser)
     browser.find("#login-form")
     assert browser.path.startswith("/admin/login/?next=")
     assert browser.status_of(DASHBOARD) == 302
+
+
+def test_the_periodic_jobs_page_runs_disables_and_enables(site: DjangoSite, browser: Browser,
+                                                          tmp_path: Path) -> None:
+    browser.login(OPERATOR)
+    browser.open("/admin/django_jobqueue/periodic/")
+    row = 'tr[data-periodic="nightly-digest"]'
+    assert "not scheduled yet" in browser.text(f'{row} [data-col="next"]')
+    site.runworker_burst("low")  # a worker with the definition schedules it
+    browser.open("/admin/django_jobqueue/periodic/")
+    assert browser.text(f'{row} [data-col="schedule"]').startswith("At 03:00")
+    assert "not scheduled" not in browser.text(f'{row} [data-col="next"]')
+    browser.click_and_wait_for_new_page(f'{row} button[data-action="run"]')
+    assert any("enqueued" in m for m in browser.messages())
+    assert browser.text(f'{row} [data-col="last-status"]') == "queued"
+    browser.click_and_wait_for_new_page(f'{row} button[data-action="disable"]')
+    assert browser.text(f'{row} [data-col="enabled"]') == "disabled"
+    browser.driver.save_screenshot(str(tmp_path / "periodic.png"))
+    browser.click_and_wait_for_new_page(f'{row} button[data-action="enable"]')
+    assert browser.text(f'{row} [data-col="enabled"]') == "yes"
+    browser.click_and_wait_for_new_page(f'{row} [data-col="last"] a')
+    assert "/low/job/" in browser.driver.current_url
+    browser.assert_no_server_error()

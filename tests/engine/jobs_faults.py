@@ -72,7 +72,9 @@ class WorkerProcesses:
         self.signing_key = signing_key
         self.procs: dict[str, subprocess.Popen] = {}
 
-    def start(self, name: str, *extra: str, queue: str = QUEUE) -> subprocess.Popen:
+    def start(self, name: str, *extra: str, queue: str | list[str] = QUEUE
+              ) -> subprocess.Popen:
+        """``queue``: the queue served, or a list of them (in priority order)."""
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             p for p in (str(ROOT), env.get("PYTHONPATH", "")) if p
@@ -80,7 +82,8 @@ class WorkerProcesses:
         env["JOBQUEUE_SIGNING_KEY"] = self.signing_key
         env["JOBQUEUE_KEY_PREFIX"] = keys.prefix()
         command = [
-            sys.executable, "-m", "django_jobqueue.engine", "worker", queue,
+            sys.executable, "-m", "django_jobqueue.engine", "worker",
+            *([queue] if isinstance(queue, str) else queue),
             "--url", self.url, "--name", name,
             "--worker-ttl", "2", "--maintenance-interval", "0.2", *extra,
         ]  # fmt: skip

@@ -105,7 +105,7 @@ class Pools(WorkerProcesses):
     """``python -m django_jobqueue.engine worker`` pools (``--processes`` given)."""
 
     def start_pool(self, name: str, processes: int, threads: int, *extra: str,
-                   queue: str = QUEUE):
+                   queue: str | list[str] = QUEUE):
         return self.start(name, "--processes", str(processes), "--threads", str(threads),
                           *extra, queue=queue)
 

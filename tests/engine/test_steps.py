@@ -81,10 +81,19 @@ def _every_step(connection) -> None:
     steps.cancel(connection, [a.id, b.id])
     steps.stop(connection, [a.id], 60)
     steps.save_meta(connection, a.id, b"meta")
+    steps.resume_queue(connection, "steps")
     steps.delete(connection, [a.id])
     steps.delete_each(connection, [b.id, c.id])
     steps.empty(connection, "steps", 10)
     steps.empty(connection, "steps", 10, "failed")
+    steps.periodic_sync(connection, [steps.PeriodicEntry("p", "d", "{}", True, 100)])
+    pipe = connection.pipeline(transaction=False)
+    steps.periodic_due_on(pipe, 10)
+    pipe.execute(raise_on_error=False)  # NOSCRIPT is fine: the call was counted
+    steps.periodic_fire(connection, "p", 100, 160, 100, "steps",
+                        scripts.pack_fields(["periodic-p-1", 0, "data", b""]))
+    steps.periodic_fire(connection, "p", 160, 220, 160, "steps", b"", skip=True)
+    steps.periodic_enable(connection, "p", False)
     channel.close()
 
 

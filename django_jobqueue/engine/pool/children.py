@@ -15,8 +15,9 @@ from typing import Any
 
 from redis import Redis
 
-from .. import steps
-from ..results import Result
+from .. import fields, keys, retries, steps
+from ..exceptions import JobTimeoutException
+from ..results import Result, results_kept
 from ..states import JobStatus
 from .child import ChildSpec, Report, WorkerFactory, child_main
 
@@ -157,10 +158,25 @@ def _record_killed(connection: Redis, killed: Killed, serializer: Any) -> None:
     now = time.time()
     entry_type = Result.Type.STOPPED if killed.final == JobStatus.STOPPED else Result.Type.FAILED
     entry = Result.payload(serializer, entry_type, None, killed.exc_info, killed.slot,
-                           killed.started_at, now)
+                           killed.started_at, now, attempt=killed.attempt)
+    decision, retry_max = retries.NO_RETRY, 0
+    if killed.final == JobStatus.FAILED:  # past its timeout: its Retry applies
+        decision, retry_max = _killed_retry(connection, killed)
     rec = steps.Recording(job_id=killed.job_id, queue=killed.queue, worker=killed.slot,
                           attempt=killed.attempt, entry=entry, succeeded=False,
-                          exc_info=killed.exc_info, retry=killed.final == JobStatus.FAILED,
-                          final=killed.final)
+                          exc_info=killed.exc_info, retry=decision.retry,
+                          retry_delay=decision.delay, final=killed.final,
+                          keep=results_kept(retry_max))
     verdict, _ = steps.record(connection, rec)
     logger.error("job %s: %s (%s)", killed.job_id, killed.exc_info.splitlines()[0], verdict)
+
+
+def _killed_retry(connection: Redis, killed: Killed) -> tuple[retries.Decision, int]:
+    """The job's Retry decision for a run its hard limit ended (one HMGET, on this rare
+    path; ``on`` sees a JobTimeoutException), and its Retry max."""
+    raw = connection.hmget(keys.job(killed.job_id), retries.FIELDS)
+    values = fields.decode_values(retries.FIELDS, raw)  # lenient: corrupt reads as none
+    policy = retries.stored_policy(values)
+    timeout = JobTimeoutException(killed.exc_info.splitlines()[0] if killed.exc_info else "")
+    return (retries.decide(policy, values.get("retries_left"), timeout, job_id=killed.job_id),
+            values.get("retry_max") or 0)

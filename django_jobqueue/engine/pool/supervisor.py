@@ -28,7 +28,8 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .. import keys, steps
+from .. import pausing, steps
+from ..periodic.runner import as_runner
 from ..serializers import resolve_serializer
 from ..states import DEFAULT_MAX_LOST_ATTEMPTS, JobStatus
 from ..worker.leaving import refuse_a_live_namesake, register_death
@@ -56,7 +57,7 @@ class Supervisor:
                  options: PoolOptions, name: str | None = None,
                  worker_ttl: float = DEFAULT_WORKER_TTL, maintenance_interval: float = 1.0,
                  max_lost_attempts: int = DEFAULT_MAX_LOST_ATTEMPTS, serializer: Any = None,
-                 before_fork: Callable[[], None] | None = None) -> None:
+                 before_fork: Callable[[], None] | None = None, periodic: Any = None) -> None:
         if not queue_names:
             raise ValueError("A pool needs at least one queue")
         self.factory = factory
@@ -91,6 +92,8 @@ class Supervisor:
         self._wake_r, self._wake_w = os.pipe()
         self.keeper = PoolKeeper(connection, self.name, self.queue_names, self.worker_ttl,
                                  max_lost_attempts, self._view)
+        #: the periodic jobs the pool enqueues when due (its supervisor does, not children)
+        self.keeper.periodic = as_runner(periodic, self.serializer)
 
     def __repr__(self) -> str:
         return (f"Supervisor({self.name!r}, {self.options.processes} x "
@@ -172,7 +175,7 @@ class Supervisor:
 
     def _burst_over(self) -> bool:
         """In burst mode, once every child has left: are the queues empty (after one tick
-        moved due scheduled jobs)?"""
+        moved due scheduled jobs)? A paused queue counts as empty."""
         if self.children or self._ended:
             return True  # children still serve (or leave): do not add any
         report = self._tick(force=True)
@@ -181,10 +184,7 @@ class Supervisor:
         if report is not None and report.moved:
             return False
         try:
-            pipe = self.connection.pipeline(transaction=False)
-            for name in self.queue_names:
-                pipe.zcard(keys.queue(name))
-            return not any(pipe.execute())
+            return pausing.jobs_to_take(self.connection, self.queue_names) == 0
         except LOST_CONNECTION:
             return False
 

@@ -117,3 +117,53 @@ local function expired_count(key, expiring)
   end
   return redis.call('ZCOUNT', key, '-inf', fmt(server_time()))
 end
+
+-- Unique jobs (uniqueness.py): a job's `unique_for` as whole seconds for EXPIRE (0 when
+-- absent or corrupt, never more than EXPIRE takes).
+local function unique_window(value)
+  local seconds = tonumber(value)
+  if not seconds or seconds ~= seconds or seconds < 1 then
+    return 0
+  end
+  return math.min(math.floor(seconds), 2147483647)
+end
+
+-- The job holding uniqueness token `token`, when that still counts: the job its key names,
+-- if that job carries the same token and is queued, scheduled, deferred or running, or
+-- finished less than its unique_for ago. Returns its id, or false: the key is free (absent,
+-- corrupt, or naming a job that ended, is gone or was replaced under the same id).
+local function unique_holder(token, now)
+  local holder = redis.pcall('GET', k_unique(token))
+  if type(holder) ~= 'string' then
+    return false
+  end
+  local f = redis.call('HMGET', k_job(holder), 'status', 'unique_key', 'ended_at', 'unique_for')
+  if f[2] ~= token then
+    return false
+  end
+  if ACTIVE[f[1]] then
+    return holder
+  end
+  local ended = tonumber(f[3])
+  if f[1] == S_FINISHED and ended and ended + unique_window(f[4]) > now then
+    return holder
+  end
+  return false
+end
+
+-- A unique job ended (`token` false or '' for one that is not unique: nothing to do): its
+-- uniqueness key is deleted, or kept `keep` more seconds, only while it still names this
+-- job (another job may hold it now).
+local function release_unique(token, id, keep)
+  if not token or token == '' then
+    return
+  end
+  local ukey = k_unique(token)
+  if redis.pcall('GET', ukey) == id then
+    if keep > 0 then
+      redis.call('EXPIRE', ukey, keep)
+    else
+      redis.call('DEL', ukey)
+    end
+  end
+end

@@ -6,12 +6,14 @@
 
 -- May `worker` record the outcome of `attempt` of this job? Returns a verdict ('owned',
 -- 'recorded': this attempt's outcome is in already, 'missing': the job is gone (a finish
--- with result_ttl 0 deletes it), 'lost': it is no longer this worker's) and whether the job
--- has dependents. A job whose lease lapsed and that recovery put back on its queue is still
--- owned until another worker takes it (it leaves the queue here, so it does not run twice).
+-- with result_ttl 0 deletes it), 'lost': it is no longer this worker's), whether the job
+-- has dependents and, when owned, its unique_key and unique_for (uniqueness.py; nil for a
+-- job that is not unique). A job whose lease lapsed and that recovery put back on its queue
+-- is still owned until another worker takes it (it leaves the queue here, so it does not run
+-- twice).
 local function claim(jkey, id, queue, worker, attempt)
   local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'has_dependents', 'attempts',
-    'recorded_attempt')
+    'recorded_attempt', 'unique_key', 'unique_for')
   if not f[1] and not f[2] then
     return 'missing', false
   end
@@ -22,16 +24,17 @@ local function claim(jkey, id, queue, worker, attempt)
     return 'recorded', false
   end
   if f[1] == S_STARTED then
-    return 'owned', f[3] == '1'
+    return 'owned', f[3] == '1', f[6], f[7]
   end
   if f[1] == S_QUEUED and redis.call('ZREM', k_queue(queue), id) == 1 then
-    return 'owned', f[3] == '1'
+    return 'owned', f[3] == '1', f[6], f[7]
   end
   return 'lost', false
 end
 
 -- Take the next job for `worker` from the queues named in ARGV[first..] (in priority order)
--- and record it as started by that worker with a lease, all in this one step.
+-- and record it as started by that worker with a lease, all in this one step. A paused
+-- queue is passed over (its jobs stay queued; see pausing.py).
 -- The worker record's `current_job` says what the worker holds: when that job is still
 -- started under this worker, a previous call took it and its reply was lost: that job is
 -- handed over again (with a fresh lease) instead of a new one. `just_recorded` is the job
@@ -49,10 +52,16 @@ local function take_next(worker, lease, first, now, just_recorded)
       return {f[3], held, pack_fields(redis.call('HGETALL', jkey))}
     end
   end
+  -- a paused queue (pausing.py) keeps its jobs: one SMISMEMBER for all the queues; a corrupt
+  -- `paused` key (an error reply) pauses nothing rather than failing after the outcome
+  local paused = first <= #ARGV and redis.pcall('SMISMEMBER', k_paused(), unpack(ARGV, first))
+  if type(paused) ~= 'table' or paused.err then
+    paused = {}
+  end
   for qi = first, #ARGV do
     local queue = ARGV[qi]
     local qkey = k_queue(queue)
-    while true do
+    while paused[qi - first + 1] ~= 1 do
       local popped = redis.call('ZPOPMIN', qkey)
       if #popped == 0 then
         break

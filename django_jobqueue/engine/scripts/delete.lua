@@ -1,13 +1,15 @@
--- Delete jobs and every trace of them (queue, registries, results, dependents).
+-- Delete jobs and every trace of them (queue, registries, results, dependents, the
+-- uniqueness key a unique job holds).
 -- ARGV: prefix, ids....
 -- Returns the number of jobs that existed.
 local deleted = 0
 for i = 2, #ARGV do
   local id = ARGV[i]
   local jkey = k_job(id)
-  local origin = redis.call('HGET', jkey, 'origin')
-  if origin then
-    remove_everywhere(origin, id)
+  local f = redis.call('HMGET', jkey, 'origin', 'unique_key')
+  if f[1] then
+    remove_everywhere(f[1], id)
+    release_unique(f[2], id, 0)
     deleted = deleted + 1
   end
   redis.call('DEL', jkey, k_results(id), k_dependents(id))

@@ -1,13 +1,17 @@
 -- Enqueue a batch of jobs onto one queue in one atomic step.
 -- ARGV: prefix, queue, count, inline worker, inline lease, jobs... (one packed argument per
---       job: id, flags ('f': at front, 'n': an id just made up, so no duplicate check), ttl,
---       due ('' or epoch seconds), dependency ids (comma list), priority, then field/value
---       pairs of the job's hash).
+--       job: id, flags ('f': at front, 'n': an id just made up, so no duplicate check, 'u':
+--       unique), ttl, due ('' or epoch seconds), dependency ids (comma list), priority, then
+--       field/value pairs of the job's hash, a unique job's starting 'unique_key', token,
+--       'unique_for', seconds).
 -- An inline worker name (is_async=False queues) records each job as started by that caller,
 -- which runs it at once.
 -- A dependency must exist (saved or enqueued, in Redis or in this batch): when one
 -- does not, nothing of the batch is written.
--- Returns {now, outcome per job: queued | started | scheduled | deferred | duplicate}, or
+-- A unique job whose token a job holds (see unique_holder; an earlier job of the same batch
+-- too) is not written: its outcome names that job. Otherwise the job takes the token's key.
+-- Returns {now, outcome per job: queued | started | scheduled | deferred | duplicate (of the
+-- job with its id) | duplicate:<id> (of the job holding its token)}, or
 -- {'missing-dependency', job id, dependency id}.
 local queue, count = ARGV[2], tonumber(ARGV[3])
 local inline, inline_lease = ARGV[4], tonumber(ARGV[5])
@@ -34,14 +38,21 @@ for j = 1, count do
   local item = items[j]
   local id, flags, ttl, due, deps = item[1], item[2], tonumber(item[3]), item[4], item[5]
   local at_front = string.find(flags, 'f', 1, true) ~= nil
+  local token = string.find(flags, 'u', 1, true) and item[8]
   local jkey = k_job(id)
   local old = {false, false}
   if not string.find(flags, 'n', 1, true) then
     old = redis.call('HMGET', jkey, 'status', 'origin')
   end
   local status = old[1]
+  local holder = false
+  if token and not ACTIVE[status] then
+    holder = unique_holder(token, now)
+  end
   if ACTIVE[status] then
     out[j + 1] = 'duplicate'
+  elseif holder then
+    out[j + 1] = 'duplicate:' .. holder
   else
     local fields = {'origin', queue, 'created_at', nowf}
     if status then
@@ -86,6 +97,9 @@ for j = 1, count do
       fields[#fields + 1] = item[k]
     end
     redis.call('HSET', jkey, unpack(fields))
+    if token then
+      redis.call('SET', k_unique(token), id)
+    end
     if ttl > 0 and status ~= S_STARTED then
       redis.call('EXPIRE', jkey, ttl)
     end

@@ -2,13 +2,14 @@
 -- then, when queue names follow, take the worker's next job in the same step. Sent again as
 -- it is after a lost reply, it records nothing twice (claim, in _take.lua).
 -- ARGV: prefix, id, queue, worker ('' = quarantine: from wherever the job is), attempt,
---       exc_info, result entry, results kept, allow retry ('1' or ''),
+--       exc_info, result entry, results kept, retry delay ('' = no retry; else seconds, 0
+--       queues it again at once: the worker works it out from the job's Retry),
 --       final status (failed | stopped), [lease, queues...].
 -- Returns {'queued' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'recorded' (already)
 --          | 'lost' (no longer this worker's) | 'status:started' (quarantine of a running
 --          job), next job (see take_next) or false}.
 local id, queue, worker, attempt, exc_info = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local entry, keep, allow_retry, final = ARGV[7], tonumber(ARGV[8]), ARGV[9] == '1', ARGV[10]
+local entry, keep, retry_delay, final = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
 local jkey = k_job(id)
 local now = server_time()
 
@@ -32,30 +33,22 @@ local function record()
   redis.call('HSET', jkey, 'exc_info', exc_info, 'ended_at', fmt(now), 'recorded_attempt',
     attempt)
   record_result(id, entry, keep)
-  if allow_retry then
-    local f = redis.call('HMGET', jkey, 'retries_left', 'retry_max', 'retry_intervals')
-    local left = tonumber(f[1]) or 0  -- a corrupt count means no retry left
+  if retry_delay then
+    local left = tonumber(redis.call('HGET', jkey, 'retries_left')) or 0  -- corrupt: none
     if left > 0 then
       redis.call('HSET', jkey, 'retries_left', left - 1)
-      local intervals = {}
-      for v in string.gmatch(f[3] or '', '[^,]+') do
-        intervals[#intervals + 1] = tonumber(v) or 0
-      end
-      local used = (tonumber(f[2]) or left) - left
-      local interval = 0
-      if #intervals > 0 then
-        interval = intervals[math.max(1, math.min(#intervals, used + 1))]
-      end
-      if interval > 0 then
+      if retry_delay > 0 and retry_delay < math.huge then  -- (nan fails both: queued now)
         redis.call('HSET', jkey, 'status', S_SCHEDULED)
-        redis.call('ZADD', k_scheduled(queue), now + interval, id)
+        redis.call('ZADD', k_scheduled(queue), now + retry_delay, id)
         return S_SCHEDULED, true
       end
       push_to_queue(queue, id, jkey, false, now)
       return S_QUEUED, true
     end
   end
-  local failure_ttl = failure_ttl_of(redis.call('HGET', jkey, 'failure_ttl'))
+  local ending = redis.call('HMGET', jkey, 'failure_ttl', 'unique_key')
+  local failure_ttl = failure_ttl_of(ending[1])
+  release_unique(ending[2], id, 0)  -- a unique job's key is free again (uniqueness.py)
   redis.call('HSET', jkey, 'status', final)
   redis.call('ZADD', k_failed(queue), expiry_score(now, failure_ttl), id)
   redis.call('SADD', k_queues(), queue)

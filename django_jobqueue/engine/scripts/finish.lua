@@ -1,5 +1,7 @@
 -- Record a job's success: started registry -> finished registry (or deleted), release its
--- dependents; then, when queue names follow, take the worker's next job in the same step.
+-- dependents and, for a unique job, its uniqueness key (kept unique_for more seconds, and
+-- the job too: its result_ttl is raised to unique_for when shorter); then, when queue names
+-- follow, take the worker's next job in the same step.
 -- Sent again as it is after a lost reply, it records nothing twice (claim, in _take.lua).
 -- ARGV: prefix, id, queue, worker, attempt, result entry, result_ttl, results kept,
 --       [lease, queues...].
@@ -9,7 +11,7 @@ local id, queue, worker, attempt = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local entry, ttl, keep = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local jkey = k_job(id)
 local now = server_time()
-local verdict, has_dependents = claim(jkey, id, queue, worker, attempt)
+local verdict, has_dependents, unique_key, unique_for = claim(jkey, id, queue, worker, attempt)
 if verdict == 'owned' then
   verdict = S_FINISHED
   redis.call('ZREM', k_started(queue), id)
@@ -21,6 +23,13 @@ if verdict == 'owned' then
   record_result(id, entry, keep)
   if has_dependents then
     release_dependents(id, now)
+  end
+  if unique_key then
+    local window = unique_window(unique_for)
+    release_unique(unique_key, id, window)
+    if window > 0 and ttl >= 0 and ttl < window then
+      ttl = window  -- an enqueue within the window returns this job: it must still exist
+    end
   end
   if ttl ~= 0 then
     redis.call('ZADD', k_finished(queue), expiry_score(now, ttl), id)

@@ -34,7 +34,7 @@ local taken = {}
 for _, id in ipairs(ids) do
   local jkey = k_job(id)
   local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status',
-    'lost_count')
+    'lost_count', 'unique_key')
   if mode == 'expired' or named[f[1]] then
     redis.call('ZREM', skey, id)
     if f[4] then
@@ -52,6 +52,7 @@ for _, id in ipairs(ids) do
           .. 'job (workers lost running it: ' .. lost .. ')')
         redis.call('ZADD', k_failed(queue), expiry_score(now, ttl), id)
         expire_job(id, ttl)
+        release_unique(f[6], id, 0)  -- a unique job's key is free again
         failed = failed + 1
       else
         push_to_queue(queue, id, jkey, true, now)

@@ -1,4 +1,5 @@
 -- Put jobs back on their origin queue, in one step each: by id, or a batch from a failed registry.
+-- A unique job takes its uniqueness key again, unless another job holds it now.
 -- ARGV: prefix, allowed statuses (comma list), at_front ('1' or ''), mode ('ids' | 'registry'),
 --       targets... (the ids in mode 'ids'; in mode 'registry' the queue name, batch size and
 --       offset: the caller skips the entries a previous batch refused).
@@ -22,7 +23,7 @@ local out = {0}
 local dropped, refused = 0, 0
 for n, id in ipairs(ids) do
   local jkey = k_job(id)
-  local f = redis.call('HMGET', jkey, 'status', 'origin')
+  local f = redis.call('HMGET', jkey, 'status', 'origin', 'unique_key')
   local result
   if not f[1] then
     result = 'missing'
@@ -39,6 +40,12 @@ for n, id in ipairs(ids) do
     redis.call('PERSIST', jkey)
     redis.call('PERSIST', k_results(id))
     push_to_queue(f[2], id, jkey, at_front, now)
+    if f[3] then
+      local holder = unique_holder(f[3], now)
+      if not holder or holder == id then
+        redis.call('SET', k_unique(f[3]), id)  -- (no expiry: it is released when it ends)
+      end
+    end
     out[1] = out[1] + 1
     result = 'ok'
   end

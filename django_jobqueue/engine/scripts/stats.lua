@@ -2,8 +2,8 @@
 -- dashboard and the metrics endpoints).
 -- ARGV: prefix, queues....
 -- Returns {server time, per queue {queued, started, scheduled, deferred, finished, failed,
---          canceled, enqueued_at of its oldest queued job or ''}..., then worker records
---          as flat field/value lists}.
+--          canceled, enqueued_at of its oldest queued job or '', 1 when paused else 0}...,
+--          then worker records as flat field/value lists}.
 local now = server_time()
 local out = {fmt(now)}
 local open = '(' .. fmt(now)
@@ -62,6 +62,7 @@ for i = 2, #ARGV do
     redis.call('ZCOUNT', k_failed(queue), open, '+inf'),
     redis.call('ZCOUNT', k_canceled(queue), open, '+inf'),
     oldest(qkey),
+    redis.pcall('SISMEMBER', k_paused(), queue) == 1 and 1 or 0,  -- corrupt: not paused
   }
 end
 for _, name in ipairs(redis.call('ZRANGE', k_workers(), 0, -1)) do

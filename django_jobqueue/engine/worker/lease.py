@@ -51,6 +51,8 @@ class TickReport:
     stop_job_ids: list[str] = field(default_factory=list)
     #: queue -> jobs taken back from lost workers (heartbeat ticks only)
     recovered: dict[str, steps.Recovered] = field(default_factory=dict)
+    #: due periodic ticks this tick claimed (enqueued or skipped)
+    periodic: list[Any] = field(default_factory=list)
 
 
 class LeaseKeeper:
@@ -70,6 +72,8 @@ class LeaseKeeper:
         self._next_cleanup = 0.0
         self._whole_record = True  # the first heartbeat writes the record anew
         self._stop_retry: tuple[str, float] | None = None
+        #: the periodic jobs this worker runs (a PeriodicRunner), or None
+        self.periodic: Any = None
 
     def retry_stop(self, job_id: str | None) -> None:
         """The job a stop request named is this worker's but has not started running yet:
@@ -100,6 +104,9 @@ class LeaseKeeper:
                 for kind in EXPIRING:
                     pipe.zremrangebyscore(keys.registry(kind, name), "-inf", stamp)
             pipe.zremrangebyscore(keys.workers(), "-inf", time.time() - 2 * self.worker_ttl)
+        periodic = self.periodic is not None and self.periodic.active
+        if periodic:
+            used.append(self.periodic.ask_on(pipe))  # last: its reply is replies[-1]
         replies = pipe.execute(raise_on_error=False)
         for reply in replies:
             if isinstance(reply, NoScriptError):  # Redis restarted: load and go again
@@ -120,7 +127,20 @@ class LeaseKeeper:
                 found = steps.parse_recovered(reply)
                 report.recovered[name] = found
                 report.moved += found.requeued + found.failed
+        if periodic:
+            report.periodic = self._run_periodic(replies[-1])
         return report
+
+    def _run_periodic(self, reply: Any) -> list[Any]:
+        """Enqueue the due periodic ticks (extra round trips only when one is due); a bad
+        definition must not stop the worker's other duties."""
+        try:
+            return self.periodic.run_due(self.connection, reply)
+        except RedisError:
+            raise
+        except Exception:
+            logger.exception("worker %s: periodic jobs failed", self.worker_name)
+            return []
 
     # --- what a pool's keeper does otherwise (pool/upkeep.py) --------------------------
 

@@ -34,6 +34,7 @@ from ..channel import Channel
 from ..connections import resolve_connection
 from ..exceptions import JobStopRequested, ShutdownRequested, StopRequested
 from ..job import Job
+from ..periodic.runner import as_runner
 from ..queue import Queue
 from ..serializers import PickleSerializer, resolve_serializer, using_default_key
 from ..states import DEFAULT_MAX_LOST_ATTEMPTS, DEFAULT_RESULT_TTL
@@ -87,6 +88,7 @@ class Worker(RunsJobs, ShutdownSignals):
         max_lost_attempts: int = DEFAULT_MAX_LOST_ATTEMPTS,
         job_class: type[Job] | None = None,
         exception_handlers: Sequence[Any] | None = None,
+        periodic: Any = None,
         **rq_options: Any,
     ) -> None:
         refuse_unknown("Worker", rq_options, RQ_IGNORED)
@@ -119,6 +121,8 @@ class Worker(RunsJobs, ShutdownSignals):
         #: RQ's exception handlers: handler(job, exc_type, exc_value, traceback), called in
         #: order after a failure until one returns False
         self.exception_handlers = list(exception_handlers or ())
+        #: the periodic jobs this worker enqueues when due (PeriodicJob list or runner)
+        self.periodic = as_runner(periodic, self.serializer)
         self.successful_job_count = 0
         self.failed_job_count = 0
         self.total_working_time = 0.0
@@ -220,7 +224,8 @@ class Worker(RunsJobs, ShutdownSignals):
     def work(self, burst: bool = False, max_jobs: int | None = None,
              max_idle_time: float | None = None, dequeue_strategy: Any = "default",
              **rq_options: Any) -> bool:
-        """Process jobs until stopped; with ``burst``, until the queues are empty; with
+        """Process jobs until stopped; with ``burst``, until the queues are empty (a paused
+        queue counts as empty: its jobs stay queued); with
         ``max_jobs`` or ``max_idle_time`` (seconds without a job), until that is reached.
 
         Returns whether any job was processed.
@@ -236,6 +241,7 @@ class Worker(RunsJobs, ShutdownSignals):
         self._job_thread = threading.get_ident()
         self._keeper = LeaseKeeper(self.connection, self.name, self.queue_names,
                                    self.worker_ttl, self.max_lost_attempts, self._snapshot)
+        self._keeper.periodic = self.periodic
         maintenance = Maintenance(self._keeper, self.maintenance_interval, self._apply)
         processed = 0
         try:

@@ -91,7 +91,9 @@ class RunsJobs:
             outcome = run_callbacks(job, outcome)
         self.running = None
         self._pending, outcome = recording(job, outcome, self.name, self.default_result_ttl)
-        if not outcome.ok:
+        rec = self._pending
+        asked = rec.retry and outcome.retry_request is not None  # a retry asked for: no error
+        if not outcome.ok and not asked:
             self._handle_exception(job, outcome)
         self._call_hook(self.after_job, job, outcome, outcome.ok)
         self.total_working_time += outcome.duration
@@ -101,11 +103,20 @@ class RunsJobs:
             logger.info("job %s %s finished in %.1f ms", job_id, job.func_name,
                         outcome.duration * 1000)
             return
-        self.failed_job_count += 1
-        lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
-        retries = f" ({job.retries_left} retries left)" if job.retries_left else ""
+        retries = ""
         if outcome.stopped:
             retries = " (stopped on request)"
+        elif rec.retry:
+            n = job.retry_max - (job.retries_left or 0) + 1
+            retries = f" (retry {n} of {job.retry_max} in {rec.retry_delay:.1f} s)"
+        elif outcome.retry_note:
+            retries = f" (not retried: {outcome.retry_note})"
+        if asked:
+            logger.info("job %s %s asked to be retried after %.1f ms%s", job_id,
+                        job.func_name, outcome.duration * 1000, retries)
+            return
+        self.failed_job_count += 1
+        lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
         logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
                        outcome.duration * 1000, retries, lines[-1][:200])
 

@@ -1,5 +1,5 @@
-"""``manage.py jobqueue stats|requeue|empty|suspend|resume|enqueue``: operate the queues of
-``JOBQUEUE`` from a shell."""
+"""``manage.py jobqueue stats|requeue|empty|suspend|resume|pause|periodic|enqueue``: operate the
+queues of ``JOBQUEUE`` from a shell."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from ...engine.keys import REGISTRY_KINDS
 from ...integration import settings
 from ...integration.clients import get_client
 from ...integration.overview import read_overview
+from ...integration.periodic import periodic_rows, periodic_summary
 from ...integration.queues import get_queue
 from .. import SETTINGS_ERRORS, unreachable
 
@@ -24,7 +25,8 @@ COUNTS = ("queued", *REGISTRY_KINDS, "workers")
 
 
 class Command(BaseCommand):
-    help = "Inspect and operate the job queues: stats, requeue, empty, suspend, resume, enqueue."
+    help = ("Inspect and operate the job queues: stats, requeue, empty, suspend, resume, pause, "
+            "periodic, enqueue.")
 
     def add_arguments(self, parser: Any) -> None:
         sub = parser.add_subparsers(dest="action", required=True, metavar="action")
@@ -38,7 +40,15 @@ class Command(BaseCommand):
         empty.add_argument("queue")
         suspend = sub.add_parser("suspend", help="workers take no new job until resumed")
         suspend.add_argument("--duration", type=float, help="seconds (default: until resume)")
-        sub.add_parser("resume", help="end a suspension")
+        resume = sub.add_parser("resume", help="end a suspension; with QUEUE, resume that "
+                                               "paused queue instead")
+        resume.add_argument("queue", nargs="?", metavar="QUEUE")
+        pause = sub.add_parser("pause", help="no worker takes from QUEUE until resumed "
+                                             "(it still accepts jobs)")
+        pause.add_argument("queue", metavar="QUEUE")
+        periodic = sub.add_parser("periodic", help="list the periodic jobs (JOBQUEUE"
+                                  "['PERIODIC']): schedule, next run, last run")
+        periodic.add_argument("--json", action="store_true", help="print JSON")
         enqueue = sub.add_parser("enqueue", help="enqueue dotted.path(args); prints the job id")
         enqueue.add_argument("func", metavar="dotted.path")
         enqueue.add_argument("call_args", nargs="*", metavar="arg",
@@ -111,9 +121,35 @@ class Command(BaseCommand):
         self.stdout.write(f"Workers suspended{until}")
 
     def do_resume(self, options: dict[str, Any]) -> None:
+        if options["queue"]:
+            was = get_queue(options["queue"]).resume()
+            self.stdout.write(f"Queue {options['queue']} "
+                              + ("resumed" if was else "was not paused"))
+            return
         for name in self._connections(options):
             suspension.resume(get_client(name))
         self.stdout.write("Workers resumed")
+
+    def do_pause(self, options: dict[str, Any]) -> None:
+        was = get_queue(options["queue"]).pause()
+        self.stdout.write(f"Queue {options['queue']} "
+                          + ("paused" if was else "was paused already"))
+
+    def do_periodic(self, options: dict[str, Any]) -> None:
+        rows = [periodic_summary(row) for row in periodic_rows()]
+        if options["json"]:
+            self.stdout.write(json.dumps(rows, indent=2))
+            return
+        if not rows:
+            self.stdout.write("No periodic jobs (JOBQUEUE['PERIODIC'] is empty)")
+            return
+        columns = ("name", "schedule", "timezone", "queue", "enabled", "next_run",
+                   "last_run", "last_status")
+        widths = {c: max(len(c), *(len(str(r[c] or "-")) for r in rows)) for c in columns}
+        self.stdout.write("  ".join(c.ljust(widths[c]) for c in columns).rstrip())
+        for r in rows:
+            self.stdout.write("  ".join(str(r[c] if r[c] is not None else "-")
+                                        .ljust(widths[c]) for c in columns).rstrip())
 
     def do_enqueue(self, options: dict[str, Any]) -> None:
         try:

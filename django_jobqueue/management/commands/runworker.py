@@ -16,6 +16,7 @@ from ...engine.logs import console_handler
 from ...engine.pool import Supervisor
 from ...engine.pool.cli import add_pool_arguments, pool_options
 from ...integration import settings
+from ...integration.periodic import periodic_runner
 from ...integration.queues import get_worker
 from ...integration.worker import DjangoWorker
 from .. import SETTINGS_ERRORS, unreachable
@@ -48,6 +49,7 @@ class Command(BaseCommand):
             extra = {k: options[k] for k in ("name", "serializer", "worker_ttl")
                      if options[k] is not None}
             worker = get_worker(*names, **extra)  # with a pool: its settings, no I/O
+            periodic = periodic_runner(connection_name)
             pool = pool_options(argparse.Namespace(**options), reload_paths())
             if pool is not None and options["max_jobs"] is not None:
                 raise ValueError("--max-jobs applies with --processes 0; a pool recycles its "
@@ -63,6 +65,7 @@ class Command(BaseCommand):
             with open(options["pid"], "w") as fh:
                 fh.write(f"{os.getpid()}\n")
         if pool is None:
+            worker.periodic = periodic
             worker.work(burst=options["burst"], max_jobs=options["max_jobs"])
             return
         extra.pop("name", None)
@@ -75,7 +78,8 @@ class Command(BaseCommand):
                    worker_ttl=worker.worker_ttl,
                    maintenance_interval=worker.maintenance_interval,
                    max_lost_attempts=worker.max_lost_attempts, serializer=worker.serializer,
-                   before_fork=db.connections.close_all).run(burst=options["burst"])
+                   before_fork=db.connections.close_all,
+                   periodic=periodic).run(burst=options["burst"])
 
 
 def reload_paths() -> tuple[str, ...]:
