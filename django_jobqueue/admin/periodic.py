@@ -10,6 +10,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.response import TemplateResponse
+from redis.exceptions import RedisError
 
 from ..integration import periodic
 from .access import Links, can_change, can_view, guarded, log_actions, page_context
@@ -60,8 +61,19 @@ def periodic_action(request: HttpRequest, name: str, action: str, site: Any) -> 
         return HttpResponseNotAllowed(["POST"])
     back = HttpResponseRedirect(Links(request).periodic())
     if action == "run":
-        fired = periodic.run_now(name)
+        try:
+            fired = periodic.run_now(name)
+        except RedisError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a definition broken since the check
+            messages.error(request, f"Periodic job {name}: its job cannot be enqueued: "
+                           f"{type(exc).__name__}: {exc}")
+            return back
         job_id = fired.job_id or ""
+        if fired.outcome != "fired":
+            messages.warning(request, f"Periodic job {name}: nothing enqueued "
+                             f"({fired.outcome}).")
+            return back
         messages.success(request, f"Periodic job {name}: job {job_id} enqueued.")
     else:
         if not periodic.set_enabled(name, action == "enable"):

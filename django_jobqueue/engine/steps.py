@@ -329,10 +329,10 @@ class PeriodicEntry:
     first_tick: int
 
 
-def periodic_sync(client: Redis, entries: Sequence[PeriodicEntry]) -> tuple[list[str],
-                                                                            list[str]]:
-    """periodic_sync.lua: (names added or changed, names removed)."""
-    args: list[Any] = [len(entries)]
+def periodic_sync(client: Redis, entries: Sequence[PeriodicEntry], starting: bool,
+                  stale: float) -> tuple[list[str], list[str]]:
+    """periodic_sync.lua: (names stored anew, names removed)."""
+    args: list[Any] = ["start" if starting else "repair", stale, len(entries)]
     for e in entries:
         args += [e.name, e.digest, e.summary, "1" if e.enabled else "0", e.first_tick]
     names = [decode(n) for n in _run(client, "periodic_sync", args)]
@@ -346,22 +346,38 @@ def periodic_due_on(pipe: Any, most: int) -> str:
     return "periodic_due"
 
 
-def parse_periodic_due(reply: Sequence[Any]) -> tuple[float, list[tuple[str, int]]]:
-    """(server time, [(name, tick), ...])."""
+@dataclass(frozen=True)
+class DueTick:
+    name: str
+    #: the tick (whole seconds), and its score as stored (the claim compares that)
+    tick: int
+    score: str
+
+
+def parse_periodic_due(reply: Sequence[Any]) -> tuple[float, list[DueTick]]:
+    """(server time, the due ticks, earliest first)."""
     now = float(reply[0])
     pairs = reply[1:]
-    return now, [(decode(pairs[i]), int(float(pairs[i + 1])))
-                 for i in range(0, len(pairs) - 1, 2)]
+    due = []
+    for i in range(0, len(pairs) - 1, 2):
+        score = decode(pairs[i + 1])
+        try:
+            tick = int(float(score))
+        except (TypeError, ValueError, OverflowError):
+            continue  # a corrupt score: the next sync puts the entry right
+        due.append(DueTick(decode(pairs[i]), tick, score))
+    return now, due
 
 
-def periodic_fire(client: Redis, name: str, expected: int | None, next_tick: int | None,
-                  tick: int | None, queue: str, job: bytes, skip: bool = False,
-                  overlap: bool = False) -> tuple[str, str | None]:
-    """periodic_fire.lua: (outcome, job id or None); ``expected`` None: run now."""
+def periodic_fire(client: Redis, name: str, digest: str, expected: str | None,
+                  next_tick: int | None, tick: int | None, queue: str, job: bytes,
+                  mode: str = "fire", overlap: bool = False) -> tuple[str, str | None]:
+    """periodic_fire.lua: (outcome, job id or None); ``expected`` None: run now; ``mode``
+    'fire', 'missed' or 'error' (the tick is claimed and recorded as skipped)."""
     reply = _run(client, "periodic_fire", [
-        name, "" if expected is None else expected, "" if next_tick is None else next_tick,
-        "" if tick is None else tick, "skip" if skip else "fire", "1" if overlap else "",
-        queue, job,
+        name, digest, "" if expected is None else expected,
+        "" if next_tick is None else next_tick, "" if tick is None else tick, mode,
+        "1" if overlap else "", queue, job,
     ])
     return decode(reply[0]), decode(reply[1]) if len(reply) > 1 else None
 

@@ -20,7 +20,7 @@ from django.conf import settings
 
 from ..engine.periodic import CronUnavailable, PeriodicJob
 from ..engine.periodic.clock import CRON_EXTRA, zone
-from ..engine.periodic.spec import NAME_PATTERN
+from ..engine.periodic.spec import NAME_PATTERN, ScheduleError
 from ..engine.utils import import_attribute
 from .retry_settings import parse_retry
 
@@ -95,9 +95,10 @@ def _parse_entry(name: Any, entry: Any, queue_names: Mapping[str, Any],
     except CronUnavailable:
         report("E045", f"{where}: CRON needs croniter, which is not installed.",
                f"pip install '{CRON_EXTRA}', or use EVERY (seconds).")
+    except ScheduleError as exc:
+        report("E041", f"{where}: {exc}.", HINT)
     except (TypeError, ValueError) as exc:
-        cron = "cron" in str(exc) or "every" in str(exc)
-        report("E041" if cron else "E046", f"{where}: {exc}.", HINT)
+        report("E046", f"{where}: {exc}.", HINT)
     return None
 
 
@@ -108,7 +109,7 @@ def unimportable(jobs: tuple[PeriodicJob, ...]) -> list[tuple[PeriodicJob, str]]
     for job in jobs:
         try:
             func = import_attribute(job.func_name)
-        except (ImportError, AttributeError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a module that fails to import, any way
             found.append((job, f"{type(exc).__name__}: {exc}"))
             continue
         if not callable(func):

@@ -126,3 +126,13 @@ def test_the_admin_index_and_the_history_link_lead_here(admin_client, users, con
 def test_the_page_is_mounted_outside_the_admin_too(admin_client):
     response = admin_client.get(f"{MOUNT}-/periodic/")
     assert response.status_code == 200 and row(response, "poll") is not None
+
+
+def test_run_now_of_a_definition_that_broke_says_so_without_a_500(users, redis_url):
+    value = jobqueue_settings(redis_url, PERIODIC=PERIODIC)
+    value["QUEUES"]["high"]["RETRY"] = {"MAX": 0}  # the queue "poll" uses is now unusable
+    with override_settings(JOBQUEUE=value):
+        response = client_for(users["operator"]).post(f"{PAGE}poll/run/", follow=True)
+    assert response.status_code == 200
+    assert any("cannot be enqueued" in m for m in messages_of(response))
+    assert not LogEntry.objects.exists()

@@ -63,6 +63,10 @@ def test_the_time_zone_defaults_to_djangos(redis_url):
     ({"p": {**NIGHTLY, "SCHEDULE": "daily"}}, "django_jobqueue.E040"),
     ({"p": {**NIGHTLY, "CRON": "0 25 * * *"}}, "django_jobqueue.E041"),
     ({"p": {**NIGHTLY, "EVERY": 5}}, "django_jobqueue.E041"),
+    ({"p": {**NIGHTLY, "CRON": "0 0 30 2 *"}}, "django_jobqueue.E041"),  # never due
+    ({"every-x": {**NIGHTLY, "KWARGS": "x"}}, "django_jobqueue.E046"),
+    ({"p": {**NIGHTLY, "TIMEOUT": "soon"}}, "django_jobqueue.E046"),
+    ({"p": {**NIGHTLY, "FUNC": "tests.django.periodic_broken.f"}}, "django_jobqueue.E042"),
     ({"p": {"FUNC": FUNC}}, "django_jobqueue.E041"),
     ({"p": {"FUNC": FUNC, "EVERY": -1}}, "django_jobqueue.E041"),
     ({"p": {**NIGHTLY, "FUNC": "tests.django.periodic_jobs.nosuch"}}, "django_jobqueue.E042"),

@@ -12,7 +12,7 @@ import pytest
 from django_jobqueue import Job, PeriodicJob, Queue
 from django_jobqueue.engine import keys, scripts, steps
 from django_jobqueue.engine.periodic import PeriodicRunner
-from django_jobqueue.engine.periodic.runner import LATE_AFTER
+from django_jobqueue.engine.periodic.runner import LATE_AFTER, STALE_AFTER
 from django_jobqueue.engine.periodic.status import read_statuses
 from django_jobqueue.engine.states import JobStatus
 
@@ -22,7 +22,7 @@ FUNC = "tests.engine.jobs_periodic.noop"
 T0 = 1_800_000_000  # a multiple of 60
 
 
-def due_reply(now: float, *pairs: tuple[str, int]) -> list:
+def due_reply(now: float, *pairs: tuple[str, int | str]) -> list:
     """What periodic_due.lua answers: the server time, then name/tick pairs."""
     out: list = [f"{now:.6f}".encode()]
     for name, tick in pairs:
@@ -34,7 +34,7 @@ def schedule(connection, job: PeriodicJob, first_tick: int) -> PeriodicRunner:
     """A runner that stored ``job`` with its next tick at ``first_tick``."""
     runner = PeriodicRunner([job])
     steps.periodic_sync(connection, [steps.PeriodicEntry(
-        job.name, job.digest(), "{}", job.enabled, first_tick)])
+        job.name, job.digest(), "{}", job.enabled, first_tick)], True, STALE_AFTER)
     return ready(runner)
 
 
@@ -160,13 +160,12 @@ def test_a_disabled_job_advances_without_running_until_enabled(connection):
     assert not steps.periodic_enable(connection, "no-such-job", True)
 
 
-def test_sync_keeps_an_unchanged_schedule_restarts_a_changed_one_and_removes_the_rest(
+def test_a_starting_worker_keeps_an_unchanged_schedule_and_takes_over_a_changed_one(
         connection):
     kept = PeriodicJob("kept", FUNC, every=60, queue=QUEUE)
     changed = PeriodicJob("changed", FUNC, every=60, queue=QUEUE)
-    gone = PeriodicJob("gone", FUNC, every=60, queue=QUEUE)
-    PeriodicRunner([kept, changed, gone]).sync(connection)
-    for name in ("kept", "changed", "gone"):
+    PeriodicRunner([kept, changed]).sync(connection)
+    for name in ("kept", "changed"):
         connection.zadd(keys.periodics(), {name: T0})  # as if their next tick were T0
     connection.hset(keys.periodic("kept"), "last_job", "some-job")
     steps.periodic_enable(connection, "kept", False)  # an operator's choice survives
@@ -174,13 +173,69 @@ def test_sync_keeps_an_unchanged_schedule_restarts_a_changed_one_and_removes_the
     PeriodicRunner([kept, changed_now]).sync(connection)
     assert next_tick(connection, "kept") == T0
     server_now = connection.time()[0]
-    assert server_now < next_tick(connection, "changed") <= server_now + 60  # restarted
-    assert connection.zscore(keys.periodics(), "gone") is None
-    assert not connection.exists(keys.periodic("gone"))
+    # taken over: from its next tick after now (or within the late window), not T0
+    assert server_now - LATE_AFTER < next_tick(connection, "changed") <= server_now + 60
     statuses = read_statuses(connection)
-    assert set(statuses) == {"kept", "changed"}
     assert not statuses["kept"].enabled and statuses["kept"].last_job_id == "some-job"
     assert statuses["changed"].summary["func"] == FUNC
+
+
+def test_a_replaced_definition_starts_after_its_last_run(connection):
+    job = PeriodicJob("every", FUNC, every=1, queue=QUEUE, overlap=True)
+    runner = schedule(connection, job, T0)
+    now = connection.time()[0]
+    connection.hset(keys.periodic("every"), "last_tick", now + 5)  # ran up to now + 5
+    PeriodicRunner([PeriodicJob("every", FUNC, every=1, queue=QUEUE, args=[2])]).sync(
+        connection)
+    assert next_tick(connection, "every") == now + 6  # neither repeated nor dropped
+    assert runner is not None
+
+
+def test_workers_that_differ_do_not_undo_each_other(connection):
+    ours = PeriodicJob("shared", FUNC, every=60, queue=QUEUE)
+    theirs = PeriodicJob("shared", FUNC, every=60, queue=QUEUE, args=["other"])
+    a, b = PeriodicRunner([ours]), PeriodicRunner([theirs])
+    a.sync(connection)
+    b.sync(connection)  # b started last: its definition is the stored one
+    a.sync(connection)  # a's periodic confirmation changes nothing
+    stored = connection.hget(keys.periodic("shared"), "digest").decode()
+    assert stored == theirs.digest()
+    tick = next_tick(connection, "shared")
+    reply = due_reply(tick + 0.1, ("shared", tick))
+    ready(a)
+    ready(b)
+    assert [f.outcome for f in a.run_due(connection, reply)] == ["moved"]  # not a's
+    assert [f.outcome for f in b.run_due(connection, reply)] == ["fired"]
+    [enqueued] = queued(connection)
+    assert enqueued.args == ("other",)
+
+
+def test_a_definition_no_worker_confirms_is_removed_only_once_stale(connection):
+    gone = PeriodicJob("gone", FUNC, every=60, queue=QUEUE)
+    other = PeriodicJob("other", FUNC, every=60, queue=QUEUE)
+    PeriodicRunner([gone, other]).sync(connection)
+    PeriodicRunner([other]).sync(connection)  # "gone" was confirmed just now: kept
+    assert connection.zscore(keys.periodics(), "gone") is not None
+    now = connection.time()[0]
+    connection.hset(keys.periodic("gone"), "seen_at", now - STALE_AFTER - 1)
+    PeriodicRunner([other]).sync(connection)
+    assert connection.zscore(keys.periodics(), "gone") is None
+    assert not connection.exists(keys.periodic("gone"))
+    assert set(read_statuses(connection)) == {"other"}
+
+
+def test_a_job_that_cannot_be_built_skips_its_tick_and_blocks_no_other(connection):
+    broken = PeriodicJob("broken", FUNC, every=60, queue=QUEUE, args=[1])
+    fine = PeriodicJob("fine", FUNC, every=60, queue=QUEUE)
+    runner = ready(PeriodicRunner([broken, fine], serializer="json"))
+    steps.periodic_sync(connection, [
+        steps.PeriodicEntry(j.name, j.digest(), "{}", True, T0) for j in (broken, fine)],
+        True, STALE_AFTER)
+    broken.args = (object(),)  # JSON cannot write it (as if its setting broke)
+    fired = runner.run_due(connection, due_reply(T0, ("broken", T0), ("fine", T0)))
+    assert [(f.name, f.outcome) for f in fired] == [("broken", "error"), ("fine", "fired")]
+    assert next_tick(connection, "broken") == T0 + 60  # claimed: not retried every second
+    assert read_statuses(connection)["broken"].last_skip_reason == "error"
 
 
 def test_a_worker_without_the_definition_leaves_the_tick_to_others(connection):
@@ -225,12 +280,26 @@ def test_a_corrupt_schedule_record_does_not_break_the_status_page(connection):
     assert status.summary == {} and status.skipped == 0 and status.last_tick is None
 
 
-def test_a_schedule_lost_with_redis_comes_back_at_the_next_sync(connection):
-    job = PeriodicJob("lost", FUNC, every=60, queue=QUEUE)
-    runner = PeriodicRunner([job])
-    assert runner.run_due(connection, due_reply(T0)) == []  # the first tick syncs
-    assert connection.zscore(keys.periodics(), "lost") is not None
-    connection.flushall()  # Redis restarted with nothing
-    runner._next_sync = 0.0  # RESYNC_EVERY later
-    runner.run_due(connection, due_reply(T0))
-    assert connection.zscore(keys.periodics(), "lost") is not None
+def test_a_corrupt_score_is_put_right_by_the_claim(connection):
+    job = PeriodicJob("frac", FUNC, every=60, queue=QUEUE)
+    runner = schedule(connection, job, T0)
+    connection.zadd(keys.periodics(), {"frac": T0 + 0.5})
+    fired = runner.run_due(connection, due_reply(T0 + 1, ("frac", "1800000000.5")))
+    assert [f.outcome for f in fired] == ["fired"]
+    assert next_tick(connection, "frac") == T0 + 60
+
+
+def test_after_the_autumn_change_a_catch_up_never_repeats_a_tick(connection):
+    # */30 in Paris on 2026-10-25 (03:00 CEST goes back to 02:00 CET at 01:00 UTC): the
+    # tick 02:00 CEST (00:00 UTC) ran, 02:30 CEST (00:30 UTC) is the next stored; found at
+    # 02:15 CET (01:15 UTC), late: the latest tick by the wall clock is 02:00, whose first
+    # occurrence already ran; the catch-up is for 02:30 CEST, never 02:00 again
+    job = PeriodicJob("dst", FUNC, cron="*/30 * * * *", timezone="Europe/Paris",
+                      queue=QUEUE, overlap=True)
+    due = 1792888200  # 2026-10-25T00:30:00Z
+    now = 1792890900  # 2026-10-25T01:15:00Z
+    assert job.last_tick(now) == due - 1800  # the clock module's answer alone would repeat
+    runner = schedule(connection, job, due)
+    [result] = runner.run_due(connection, due_reply(now, ("dst", due)))
+    assert result.outcome == "fired" and result.tick == due
+    assert next_tick(connection, "dst") == job.next_tick(now)

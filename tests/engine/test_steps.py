@@ -86,13 +86,14 @@ def _every_step(connection) -> None:
     steps.delete_each(connection, [b.id, c.id])
     steps.empty(connection, "steps", 10)
     steps.empty(connection, "steps", 10, "failed")
-    steps.periodic_sync(connection, [steps.PeriodicEntry("p", "d", "{}", True, 100)])
+    steps.periodic_sync(connection, [steps.PeriodicEntry("p", "d", "{}", True, 100)], True,
+                        120)
     pipe = connection.pipeline(transaction=False)
     steps.periodic_due_on(pipe, 10)
     pipe.execute(raise_on_error=False)  # NOSCRIPT is fine: the call was counted
-    steps.periodic_fire(connection, "p", 100, 160, 100, "steps",
+    steps.periodic_fire(connection, "p", "d", "100", 160, 100, "steps",
                         scripts.pack_fields(["periodic-p-1", 0, "data", b""]))
-    steps.periodic_fire(connection, "p", 160, 220, 160, "steps", b"", skip=True)
+    steps.periodic_fire(connection, "p", "d", "160", 220, 160, "steps", b"", mode="missed")
     steps.periodic_enable(connection, "p", False)
     channel.close()
 

@@ -3,11 +3,17 @@ pool) given the definitions asks Redis on each maintenance tick which ticks are 
 the first to claim a tick enqueues its job in the same atomic step (periodic_fire.lua), so
 each tick is enqueued once however many workers run.
 
-Missed ticks: a tick found more than :data:`LATE_AFTER` seconds after its time was missed
-(no worker was running): the definition's ``missed`` says whether one catch-up run is
-enqueued (for the latest missed tick) or none; never one per missed tick. Later ticks due
-within that window are enqueued one by one, so a busy or briefly restarting worker leaves
-no gap.
+Missed ticks: a tick found more than ``late_after`` seconds (:data:`LATE_AFTER`, or three
+maintenance intervals when longer) after its time was missed (no worker was running): the
+definition's ``missed`` says whether one catch-up run is enqueued (for the latest missed
+tick) or none; never one per missed tick. Ticks due within that window are enqueued one by
+one, so a busy or briefly restarting worker leaves no gap.
+
+Definitions are stored when a worker starts (the last worker to start wins a definition
+that differs between workers), confirmed every :data:`RESYNC_EVERY` seconds (which also
+brings back a schedule a Redis restarted empty lost), and deleted once no worker has
+confirmed them for :data:`STALE_AFTER` seconds. A worker fires only ticks of definitions it
+shares with the stored ones.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from typing import Any
 
 from redis import Redis
 
-from .. import scripts, steps
+from .. import keys, scripts, steps
 from ..job import Job
 from ..serializers import resolve_serializer
 from .spec import PeriodicJob
@@ -35,9 +41,10 @@ LATE_AFTER = 10.0
 DUE_BATCH = 50
 #: ticks of one periodic job one maintenance tick enqueues at most (catching up)
 MOST_PER_JOB = 10
-#: seconds between two syncs of the definitions: a schedule lost with a Redis that
-#: restarted empty (or flushed) comes back without a worker restart
-RESYNC_EVERY = 60.0
+#: seconds between two confirmations of the definitions (see the module docstring)
+RESYNC_EVERY = 30.0
+#: a definition no worker confirmed for this long is taken over, or deleted
+STALE_AFTER = 120.0
 
 
 @dataclass(frozen=True)
@@ -64,8 +71,12 @@ class PeriodicRunner:
             self.jobs[job.name] = job
         self.serializer = resolve_serializer(serializer)
         self.queue_for = queue_for
+        #: later than this (seconds) a tick was missed; the worker raises it to three of
+        #: its maintenance intervals when those are longer
+        self.late_after = LATE_AFTER
         self.synced = False
         self._next_sync = 0.0
+        self._digests = {name: job.digest() for name, job in self.jobs.items()}
 
     def __len__(self) -> int:
         return len(self.jobs)
@@ -77,21 +88,33 @@ class PeriodicRunner:
         return not self.synced or bool(self.jobs)
 
     def sync(self, connection: Redis) -> None:
-        """Store the definitions (a changed one restarts from its next tick; one no longer
-        defined is removed): done once when the worker starts."""
+        """Store the definitions (at start: see the module docstring), or confirm them."""
+        starting = not self.synced
         seconds, micros = connection.time()
         now = seconds + micros / 1e6
-        entries = [steps.PeriodicEntry(job.name, job.digest(), json.dumps(job.summary()),
-                                       job.enabled, job.next_tick(now))
-                   for job in self.jobs.values()]
-        changed, removed = steps.periodic_sync(connection, entries)
+        pipe = connection.pipeline(transaction=False)
+        for name in self.jobs:
+            pipe.hget(keys.periodic(name), "last_tick")
+        last_ticks = pipe.execute() if self.jobs else []
+        entries = []
+        for job, last in zip(self.jobs.values(), last_ticks, strict=True):
+            # a replaced definition starts after its last run and within the late window,
+            # so that it neither repeats a tick nor drops one that is due
+            start = max(_number(last), now - self.late_after)
+            try:
+                first = job.next_tick(start)
+            except (ValueError, KeyError):
+                logger.exception("periodic job %s: no next tick; not scheduled", job.name)
+                continue
+            entries.append(steps.PeriodicEntry(job.name, self._digests[job.name],
+                                               json.dumps(job.summary()), job.enabled, first))
+        changed, removed = steps.periodic_sync(connection, entries, starting, STALE_AFTER)
         self.synced = True
         self._next_sync = time.monotonic() + RESYNC_EVERY
         for name in changed:
-            logger.info("periodic job %s: scheduled, next tick %s", name,
-                        _when(self.jobs[name].next_tick(now)))
+            logger.info("periodic job %s: scheduled (%s)", name, self.jobs[name].describe())
         for name in removed:
-            logger.info("periodic job %s: removed (no longer defined)", name)
+            logger.info("periodic job %s: removed (no worker defines it any more)", name)
 
     def ask_on(self, pipe: Any) -> str:
         """Queue the question "which ticks are due?" on a maintenance tick's pipeline."""
@@ -101,32 +124,45 @@ class PeriodicRunner:
         """Claim and enqueue the due ticks the reply of :meth:`ask_on` names."""
         if not self.synced or time.monotonic() >= self._next_sync:
             self.sync(connection)
-            return []
+            if not self.jobs:
+                return []
         now, due = steps.parse_periodic_due(reply)
         fired: list[Fired] = []
-        for name, tick in due:
-            job = self.jobs.get(name)
+        for entry in due:
+            job = self.jobs.get(entry.name)
             if job is None:
                 continue  # another deployment's definition: its own workers run it
+            tick, score = entry.tick, entry.score
             for _ in range(MOST_PER_JOB):
-                result, tick = self._run_tick(connection, job, tick, now)
+                result, tick = self._run_tick(connection, job, tick, score, now)
                 fired.append(result)
+                score = str(tick)
                 if result.outcome in ("moved", "missing") or tick > now:
                     break
         return fired
 
-    def _run_tick(self, connection: Redis, job: PeriodicJob, due: int,
+    def _run_tick(self, connection: Redis, job: PeriodicJob, due: int, score: str,
                   now: float) -> tuple[Fired, int]:
         """Claim the tick due at ``due``: (what became of it, the next tick stored)."""
-        if now - due <= LATE_AFTER:
-            run, skip, following = due, False, job.next_tick(due)
+        if now - due <= self.late_after:
+            run, mode, following = due, "fire", job.next_tick(due)
         else:  # missed: one catch-up run (or none), then on from the next tick after now
-            run = job.last_tick(now) or due
-            skip, following = job.missed == "skip", job.next_tick(now)
-        packed = b"" if skip else self.packed_job(connection, job, run)
-        outcome, job_id = steps.periodic_fire(connection, job.name, due, following, run,
-                                              job.queue, packed, skip=skip,
-                                              overlap=job.overlap)
+            # (never older than ``due``: the last tick before now may be an earlier one in
+            # a repeated hour of a daylight-saving change)
+            run = max(due, job.last_tick(now) or due)
+            mode = "missed" if job.missed == "skip" else "fire"
+            following = job.next_tick(now)
+        packed = b""
+        if mode == "fire":
+            try:
+                packed = self.packed_job(connection, job, run)
+            except Exception:  # noqa: BLE001 - its settings broke since the check: say so
+                logger.exception("periodic job %s: cannot build the job for the tick at %s; "
+                                 "the tick is skipped", job.name, _when(run))
+                mode = "error"
+        outcome, job_id = steps.periodic_fire(connection, job.name, self._digests[job.name],
+                                              score, following, run, job.queue, packed,
+                                              mode=mode, overlap=job.overlap)
         result = Fired(job.name, run, outcome, job_id)
         _log(result, due)
         return result, following
@@ -135,8 +171,8 @@ class PeriodicRunner:
         """Enqueue a run of ``name`` now, outside its schedule (an operator's "run now")."""
         job = self.jobs[name]
         packed = self.packed_job(connection, job, None)
-        outcome, job_id = steps.periodic_fire(connection, name, None, None, None, job.queue,
-                                              packed, overlap=True)
+        outcome, job_id = steps.periodic_fire(connection, name, self._digests[name], None,
+                                              None, None, job.queue, packed, overlap=True)
         return Fired(name, 0, outcome, job_id)
 
     def packed_job(self, connection: Redis, job: PeriodicJob, tick: int | None) -> bytes:
@@ -155,6 +191,15 @@ class PeriodicRunner:
         return scripts.pack_fields([built.id, built.ttl or 0, *fields])
 
 
+def _number(raw: Any) -> float:
+    """A stored tick, or -inf when missing or corrupt."""
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        return float("-inf")
+    return value if value == value else float("-inf")
+
+
 def _when(tick: int) -> str:
     return datetime.fromtimestamp(tick, timezone.utc).isoformat()
 
@@ -163,20 +208,26 @@ def _log(result: Fired, due: int) -> None:
     if result.outcome == "fired":
         logger.info("periodic job %s: enqueued job %s for the tick at %s", result.name,
                     result.job_id, _when(result.tick))
-    elif result.outcome in ("overlap", "missed", "disabled"):
+    elif result.outcome in ("overlap", "missed", "disabled", "error"):
         reason = {"overlap": f"its last run ({result.job_id}) is still queued or running",
                   "missed": "missed (no worker ran then), and missed='skip'",
-                  "disabled": "disabled"}[result.outcome]
+                  "disabled": "disabled", "error": "its job could not be built"}[
+                      result.outcome]
         logger.info("periodic job %s: tick at %s skipped: %s", result.name, _when(due),
                     reason)
 
 
-def as_runner(periodic: Any, serializer: Any = None) -> PeriodicRunner | None:
-    """A worker's ``periodic=`` argument: None, a PeriodicRunner, or PeriodicJobs."""
-    if periodic is None or isinstance(periodic, PeriodicRunner):
-        return periodic
-    jobs = list(periodic)
-    for job in jobs:
-        if not isinstance(job, PeriodicJob):
-            raise TypeError(f"periodic= takes PeriodicJob(...) objects, not {job!r}")
-    return PeriodicRunner(jobs, serializer)
+def as_runner(periodic: Any, serializer: Any = None,
+              maintenance_interval: float = 1.0) -> PeriodicRunner | None:
+    """A worker's ``periodic=`` argument (None, a PeriodicRunner, or PeriodicJobs), with
+    its late window raised to three maintenance intervals when those are longer."""
+    if periodic is None:
+        return None
+    if not isinstance(periodic, PeriodicRunner):
+        jobs = list(periodic)
+        for job in jobs:
+            if not isinstance(job, PeriodicJob):
+                raise TypeError(f"periodic= takes PeriodicJob(...) objects, not {job!r}")
+        periodic = PeriodicRunner(jobs, serializer)
+    periodic.late_after = max(LATE_AFTER, 3 * maintenance_interval)
+    return periodic

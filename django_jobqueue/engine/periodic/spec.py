@@ -7,13 +7,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..calls import split_callable, validate_priority
+from redis import Redis
+
+from ..calls import Callback, callable_name, split_callable
+from ..exceptions import SerializationError
+from ..job import Job
 from ..queue import QUEUE_NAME_PATTERN
 from ..utils import parse_duration
 from . import clock
+
+
+class ScheduleError(ValueError):
+    """A CRON or EVERY that cannot be used (the check id E041 in Django settings)."""
+
 
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 MISSED = ("once", "skip")
@@ -47,14 +57,20 @@ class PeriodicJob:
                             "or a dotted path, not a bound method or callable instance")
         self.func_name = func_name
         if (cron is None) == (every is None):
-            raise ValueError(f"periodic job {name!r}: give exactly one of cron= and every=")
-        self.cron = clock.check_cron(cron) if cron is not None else None
+            raise ScheduleError(f"periodic job {name!r}: give exactly one of cron= and every=")
+        try:
+            self.cron = clock.check_cron(cron) if cron is not None else None
+        except ValueError as exc:
+            raise ScheduleError(f"periodic job {name!r}: {exc}") from None
         self.every: int | None = None
         if every is not None:
-            seconds = parse_duration(every, "every")
+            try:
+                seconds = parse_duration(every, "every")
+            except ValueError as exc:
+                raise ScheduleError(f"periodic job {name!r}: {exc}") from None
             if seconds is None or seconds < 1:
-                raise ValueError(f"periodic job {name!r}: every must be at least 1 second, "
-                                 f"not {every!r}")
+                raise ScheduleError(f"periodic job {name!r}: every must be at least 1 "
+                                    f"second, not {every!r}")
             self.every = seconds
         self.timezone = timezone
         self.zone = clock.zone(timezone)
@@ -80,9 +96,23 @@ class PeriodicJob:
         unknown = sorted(set(options) - set(JOB_OPTIONS))
         if unknown:
             raise TypeError(f"periodic job {name!r}: unknown option(s) {', '.join(unknown)}")
-        if "priority" in options:
-            validate_priority(options["priority"])
         self.options = dict(options)
+        self._check_job()
+        try:
+            self.next_tick(time.time())
+        except (ValueError, KeyError) as exc:  # croniter's CroniterBadDateError is a KeyError
+            raise ScheduleError(f"periodic job {name!r}: {self.cron!r} never comes due "
+                                f"({type(exc).__name__})") from None
+
+    def _check_job(self) -> None:
+        """Build the job a tick would enqueue (with the default serializer), so that a bad
+        option or argument fails here and not at every tick."""
+        try:
+            probe = Job.create(self.func_name, args=self.args, kwargs=self.kwargs,
+                               connection=_probe_client(), **self.options)
+            probe.stored_fields()
+        except (TypeError, ValueError, SerializationError) as exc:
+            raise type(exc)(f"periodic job {self.name!r}: {exc}") from None
 
     def __repr__(self) -> str:
         when = f"cron={self.cron!r}" if self.cron else f"every={self.every}"
@@ -118,10 +148,10 @@ class PeriodicJob:
                 "enabled": self.enabled}
 
     def digest(self) -> str:
-        """Changes whenever the definition does: a worker starting with a changed definition
-        restarts its schedule from the next tick (and resets enabled to the definition's)."""
-        text = json.dumps([self.summary(), repr(self.args), repr(sorted(self.kwargs.items())),
-                           repr(sorted(self.options.items()))], sort_keys=True, default=repr)
+        """Changes whenever the definition does, and only then (the same in every process):
+        a worker starting with a changed definition takes the schedule over."""
+        text = json.dumps([self.summary(), _stable(self.args), _stable(self.kwargs),
+                           _stable(self.options)], sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:32]
 
     def tick_job_id(self, tick: int) -> str:
@@ -129,3 +159,37 @@ class PeriodicJob:
         slug = re.sub(r"[^A-Za-z0-9_-]", "_", self.name)[:64]
         digest = hashlib.sha1(self.name.encode()).hexdigest()[:8]
         return f"periodic-{slug}-{digest}-{tick}"
+
+
+_probe: Redis | None = None
+
+
+def _probe_client() -> Redis:
+    """A client object that never connects: Job.create wants one to build a job."""
+    global _probe
+    if _probe is None:
+        _probe = Redis()
+    return _probe
+
+
+def _stable(value: Any) -> Any:
+    """``value`` as JSON-able data that is the same in every process (no memory addresses,
+    no hash-randomized set order)."""
+    if isinstance(value, Mapping):
+        return sorted([repr(k), _stable(v)] for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return [_stable(v) for v in value]
+    if isinstance(value, set | frozenset):
+        return sorted((_stable(v) for v in value), key=repr)
+    if isinstance(value, Callback):
+        return ["Callback", value.func_name, value.timeout]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if callable(value) and hasattr(value, "__qualname__"):
+        try:
+            return ["callable", callable_name(value)]
+        except TypeError:
+            pass
+    if hasattr(value, "__dict__"):
+        return [type(value).__qualname__, _stable(vars(value))]
+    return repr(value)

@@ -93,7 +93,7 @@ class Supervisor:
         self.keeper = PoolKeeper(connection, self.name, self.queue_names, self.worker_ttl,
                                  max_lost_attempts, self._view)
         #: the periodic jobs the pool enqueues when due (its supervisor does, not children)
-        self.keeper.periodic = as_runner(periodic, self.serializer)
+        self.keeper.periodic = as_runner(periodic, self.serializer, maintenance_interval)
 
     def __repr__(self) -> str:
         return (f"Supervisor({self.name!r}, {self.options.processes} x "

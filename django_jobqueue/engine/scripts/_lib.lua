@@ -137,8 +137,9 @@ local function unique_holder(token, now)
   if type(holder) ~= 'string' then
     return false
   end
-  local f = redis.call('HMGET', k_job(holder), 'status', 'unique_key', 'ended_at', 'unique_for')
-  if f[2] ~= token then
+  local f = redis.pcall('HMGET', k_job(holder), 'status', 'unique_key', 'ended_at',
+    'unique_for')
+  if type(f) ~= 'table' or f.err or f[2] ~= token then  -- a corrupt holder: the key is free
     return false
   end
   if ACTIVE[f[1]] then

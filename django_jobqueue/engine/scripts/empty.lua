@@ -7,7 +7,8 @@ local key = tab_key(queue, where)
 local ids = redis.call('ZRANGE', key, 0, tonumber(ARGV[3]) - 1)
 for _, id in ipairs(ids) do
   redis.call('ZREM', key, id)
-  release_unique(redis.call('HGET', k_job(id), 'unique_key'), id, 0)
+  local token = redis.pcall('HGET', k_job(id), 'unique_key')  -- a corrupt job still goes
+  release_unique(type(token) == 'string' and token or false, id, 0)
   redis.call('DEL', k_job(id), k_results(id), k_dependents(id))
 end
 return #ids

@@ -1,23 +1,28 @@
 -- Enqueue one tick of a periodic job, exactly once however many workers try: the tick is
 -- claimed by moving the job's next tick from `expected` to `next` (only the first caller
 -- finds `expected` there), and the job is enqueued in the same step.
--- ARGV: prefix, name, expected tick ('' = run now: no claim), next tick, tick ('' = none),
---       mode ('fire' | 'skip': a missed tick, claimed and not run), overlap ('1': enqueue
---       even while the last run is queued or running), queue, job ('' when skipping: id,
---       ttl, then field/value pairs of the job's hash, packed).
--- Returns {'fired', job id} | {'moved'} (claimed by another worker, or the definition
---         changed) | {'disabled'} | {'missed'} | {'overlap', running job id} | {'missing'}
---         (no such periodic job) | {'exists', job id} (this tick's job is there already).
-local name, expected, next_tick, tick, mode = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local overlap, queue, packed = ARGV[7] == '1', ARGV[8], ARGV[9]
+-- ARGV: prefix, name, digest (the caller's definition), expected tick (as the due list gave
+--       it; '' = run now: no claim), next tick, tick ('' = none), mode ('fire' | 'missed':
+--       a missed tick, claimed and not run | 'error': claimed, its job could not be
+--       built), overlap ('1': enqueue even while the last run is queued or running), queue,
+--       job ('' when not firing: id, ttl, then field/value pairs of the job's hash, packed).
+-- Returns {'fired', job id} | {'moved'} (claimed by another worker, or the stored
+--         definition is another worker's) | {'disabled'} | {'missed'} | {'error'} |
+--         {'overlap', running job id} | {'missing'} (no such periodic job) |
+--         {'exists', job id} (this tick's job is there already).
+local name, digest, expected, next_tick = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local tick, mode, overlap, queue, packed = ARGV[6], ARGV[7], ARGV[8] == '1', ARGV[9], ARGV[10]
 local pkey = k_periodic(name)
 local state = redis.call('HMGET', pkey, 'digest', 'enabled', 'last_job')
-if not state[1] then
-  return {'missing'}
-end
 if expected ~= '' then
+  if not state[1] then
+    return {'missing'}
+  end
+  if state[1] ~= digest then
+    return {'moved'}  -- the stored definition differs: its own workers run it
+  end
   local score = redis.call('ZSCORE', k_periodics(), name)
-  if not score or tonumber(score) ~= tonumber(expected) then
+  if score ~= expected then
     return {'moved'}
   end
   redis.call('ZADD', k_periodics(), next_tick, name)
@@ -31,9 +36,9 @@ if expected ~= '' and state[2] == '0' then
   skipped('disabled')
   return {'disabled'}
 end
-if mode == 'skip' then
-  skipped('missed')
-  return {'missed'}
+if mode ~= 'fire' then
+  skipped(mode)
+  return {mode}
 end
 local last = state[3]
 if not overlap and last and last ~= '' then

@@ -136,11 +136,12 @@ class LeaseKeeper:
         definition must not stop the worker's other duties."""
         try:
             return self.periodic.run_due(self.connection, reply)
-        except RedisError:
-            raise
+        except RedisError as exc:  # the next tick tries again; this tick's report stands
+            logger.warning("worker %s: periodic jobs skipped this tick: %s",
+                           self.worker_name, exc)
         except Exception:
             logger.exception("worker %s: periodic jobs failed", self.worker_name)
-            return []
+        return []
 
     # --- what a pool's keeper does otherwise (pool/upkeep.py) --------------------------
 

@@ -241,7 +241,8 @@ class Worker(RunsJobs, ShutdownSignals):
         self._job_thread = threading.get_ident()
         self._keeper = LeaseKeeper(self.connection, self.name, self.queue_names,
                                    self.worker_ttl, self.max_lost_attempts, self._snapshot)
-        self._keeper.periodic = self.periodic
+        self._keeper.periodic = as_runner(self.periodic, self.serializer,
+                                          self.maintenance_interval)
         maintenance = Maintenance(self._keeper, self.maintenance_interval, self._apply)
         processed = 0
         try:
