@@ -164,6 +164,7 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
         shown("Last worker lost at", "last_lost_at"),
         shown("Last lost worker", "last_lost_worker"), shown("Serializer", "serializer"),
         shown("Unique key", "unique_key"), shown("Unique for (s)", "unique_for"),
+        shown("Periodic job", "periodic"), shown("Tick", "tick_at"),
     ]
     fields_shown = [v for v in fields_shown if v.text or v.problem or v.label not in OPTIONAL]
     for value in fields_shown:
@@ -204,7 +205,8 @@ def _decode(raw: dict[bytes, bytes]) -> tuple[dict[str, Any], dict[str, str]]:
 OPTIONAL = {"Description", "Result TTL (s)", "Failure TTL (s)", "TTL (s)", "Retries left",
             "Retry max", "Retry intervals (s)", "Retry backoff", "Retry max interval (s)",
             "Retry jitter", "Retry on", "Workers lost", "Last worker lost at",
-            "Last lost worker", "Serializer", "Unique key", "Unique for (s)"}
+            "Last lost worker", "Serializer", "Unique key", "Unique for (s)",
+            "Periodic job", "Tick"}
 
 
 def _expires_in(ttl: int | None) -> str:

@@ -54,6 +54,7 @@ ROWS_OF = {
     "lost_count": {"Workers lost"}, "last_lost_at": {"Last worker lost at"},
     "last_lost_worker": {"Last lost worker"}, "dependency_ids": {"Dependency"},
     "unique_key": {"Unique key"}, "unique_for": {"Unique for (s)"},
+    "periodic": {"Periodic job"}, "tick_at": {"Tick"},
     # the serializer reads the call data, the meta and the results
     "serializer": {"Serializer", "Result", "Args", "Kwargs", "Meta", "Arguments"},
     "data": {"Args", "Kwargs", "Arguments"}, "meta": {"Meta"},

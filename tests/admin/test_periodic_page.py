@@ -136,3 +136,15 @@ def test_run_now_of_a_definition_that_broke_says_so_without_a_500(users, redis_u
     assert response.status_code == 200
     assert any("cannot be enqueued" in m for m in messages_of(response))
     assert not LogEntry.objects.exists()
+
+
+def test_a_ticks_job_page_names_its_periodic_job_and_tick(admin_client, connection):
+    runner = periodic.periodic_runner("default")
+    runner.sync(connection)
+    stored = int(connection.zscore("jq:periodics", "poll"))
+    # what the due script answers once the tick has come
+    [fired] = runner.run_due(connection, [str(stored).encode(), b"poll", str(stored).encode()])
+    assert fired.outcome == "fired"
+    page = admin_client.get(f"/admin/django_jobqueue/queue/high/job/{fired.job_id}/")
+    text = parse(page).clean_text
+    assert "Periodic job" in text and "poll" in text and "Tick" in text

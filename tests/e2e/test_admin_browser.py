@@ -300,3 +300,24 @@ def test_the_periodic_jobs_page_runs_disables_and_enables(site: DjangoSite, brow
     browser.click_and_wait_for_new_page(f'{row} [data-col="last"] a')
     assert "/low/job/" in browser.driver.current_url
     browser.assert_no_server_error()
+
+
+def test_pausing_a_queue_from_its_page_and_the_dashboard_mark(site: DjangoSite,
+                                                              browser: Browser) -> None:
+    browser.login(OPERATOR)
+    browser.open(f"{DASHBOARD}high/")
+    assert not browser.exists("#jobqueue-paused")
+    browser.click_and_wait_for_new_page('button[data-queue-switch="pause"]')
+    assert "paused" in browser.text("#jobqueue-paused")
+    assert browser.exists('button[data-queue-switch="resume"]')
+    site.enqueue("high", "tests.e2e.browser_jobs.wait_for", "/nonexistent")
+    site.runworker_burst("high")  # a paused queue counts as empty: the burst ends at once
+    browser.open(DASHBOARD)
+    assert browser.exists('#jobqueue-dashboard tr[data-queue="high"] [data-paused]')
+    assert counts(browser, "high")["queued"] == 1
+    browser.open(f"{DASHBOARD}high/")
+    browser.click_and_wait_for_new_page('button[data-queue-switch="resume"]')
+    assert not browser.exists("#jobqueue-paused")
+    browser.open(DASHBOARD)
+    assert not browser.exists("[data-paused]")
+    browser.assert_no_server_error()
