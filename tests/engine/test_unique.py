@@ -401,3 +401,20 @@ def test_unique_for_takes_durations_and_implies_unique(queue):
     job = queue.enqueue(jq.add, 1, 2, unique_for="15m")
     assert (job.unique_for, job.unique_key.startswith("sha256:")) == (900, True)
     assert queue.enqueue(jq.add, 1, 2, unique_for=0).id == job.id
+
+
+def test_the_key_of_a_job_with_a_ttl_expires_with_it_unless_a_worker_takes_it(queue,
+                                                                               connection):
+    from django_jobqueue.engine.channel import Channel
+
+    job = queue.enqueue(jq.add, 1, 1, unique=True, ttl=300)
+    key = keys.unique(job.unique_key)
+    assert 0 < connection.ttl(key) <= 300  # never taken: the key goes when the job does
+    channel = Channel(connection)
+    try:
+        taken = steps.take(channel, steps.Take("w-ttl", 30, [queue.name]))
+    finally:
+        channel.close()
+    assert taken.job_id == job.id
+    assert connection.ttl(keys.job(job.id)) == -1 and connection.ttl(key) == -1  # kept
+    assert holder_of(connection, job.unique_key) == job.id

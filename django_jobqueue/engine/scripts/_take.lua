@@ -71,12 +71,14 @@ local function take_next(worker, lease, first, now, just_recorded)
       local flat = redis.call('HGETALL', jkey)
       -- a job whose ttl ran out while queued has no hash any more: dropped, never run
       if #flat > 0 then
-        local attempts, has_ttl = 1, false
+        local attempts, has_ttl, token = 1, false, nil
         for i = 1, #flat, 2 do
           if flat[i] == 'attempts' then
             attempts = (tonumber(flat[i + 1]) or 0) + 1  -- a corrupt count starts again
           elseif flat[i] == 'ttl' then
             has_ttl = true
+          elseif flat[i] == 'unique_key' then
+            token = flat[i + 1]
           end
         end
         local started = fmt(now)
@@ -84,6 +86,9 @@ local function take_next(worker, lease, first, now, just_recorded)
           worker, 'attempts', attempts)
         if has_ttl then
           redis.call('PERSIST', jkey)  -- the ttl only bounds the wait in the queue
+          if token and redis.pcall('GET', k_unique(token)) == id then
+            redis.call('PERSIST', k_unique(token))  -- and its uniqueness key's (enqueue)
+          end
         end
         redis.call('ZADD', k_started(queue), now + lease, id)
         if held then

@@ -97,11 +97,13 @@ for j = 1, count do
       fields[#fields + 1] = item[k]
     end
     redis.call('HSET', jkey, unpack(fields))
-    if token then
-      redis.call('SET', k_unique(token), id)
-    end
     if ttl > 0 and status ~= S_STARTED then
       redis.call('EXPIRE', jkey, ttl)
+      if token then  -- expires with the job it names if no worker takes it (take_next)
+        redis.call('SET', k_unique(token), id, 'EX', ttl)
+      end
+    elseif token then
+      redis.call('SET', k_unique(token), id)
     end
     out[j + 1] = status
   end
