@@ -11,9 +11,10 @@ import sys as _sys
 import types as _types
 from typing import Any as _Any
 
-from .engine import Callback, Job, JobStatus, Retry, RetryLater, get_current_job
+from .engine import Callback, Dependency, Job, JobStatus, Retry, RetryLater, get_current_job
 
-__all__ = ["Callback", "Job", "JobStatus", "Retry", "RetryLater", "get_current_job"]
+__all__ = ["Callback", "Dependency", "Job", "JobStatus", "Retry", "RetryLater",
+           "get_current_job"]
 
 
 class _CallableModule(_types.ModuleType):

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..engine import fields, keys, utils
+from ..engine.callbacks import KINDS, from_stored
 from ..engine.calls import JOB_ID_PATTERN
 from ..engine.queue import Queue
 from ..engine.results import RESULTS_KEPT_MAX, Result
@@ -143,6 +144,8 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
                     shown("Description", "description")]
     if raw.get(b"exc_info"):  # what went wrong comes first, its last lines (the error) in view
         fields_shown.append(shown("Traceback", "exc_info", pre=True, tail=True))
+    if raw.get(b"canceled_reason"):  # a dependency's end canceled it (engine/dependencies.py)
+        fields_shown.append(shown("Canceled because", "canceled_reason"))
     if status == "finished" and parsed_results and parsed_results[0]["type"] == "finished":
         fields_shown.append(Value("Result", parsed_results[0]["value"].text, pre=True))
     if due is not None:  # a job that has run before waits for its next attempt (a retry)
@@ -164,7 +167,7 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
         shown("Last worker lost at", "last_lost_at"),
         shown("Last lost worker", "last_lost_worker"), shown("Serializer", "serializer"),
         shown("Unique key", "unique_key"), shown("Unique for (s)", "unique_for"),
-        shown("Periodic job", "periodic"), shown("Tick", "tick_at"),
+        shown("Periodic job", "periodic"), shown("Tick", "tick_at"), shown("Chain", "chain_id"),
     ]
     fields_shown = [v for v in fields_shown if v.text or v.problem or v.label not in OPTIONAL]
     for value in fields_shown:
@@ -206,7 +209,7 @@ OPTIONAL = {"Description", "Result TTL (s)", "Failure TTL (s)", "TTL (s)", "Retr
             "Retry max", "Retry intervals (s)", "Retry backoff", "Retry max interval (s)",
             "Retry jitter", "Retry on", "Workers lost", "Last worker lost at",
             "Last lost worker", "Serializer", "Unique key", "Unique for (s)",
-            "Periodic job", "Tick"}
+            "Periodic job", "Tick", "Chain"}
 
 
 def _expires_in(ttl: int | None) -> str:
@@ -235,8 +238,8 @@ def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
         values.append(Value("Arguments", problem="no call data stored"))
     else:
         try:
-            func_name, instance, args, kwargs, on_success, on_failure = loads_signed(
-                serializer, data)
+            func_name, instance, args, kwargs, *stored = loads_signed(serializer, data)
+            callbacks = from_stored(stored)
         except Exception as exc:  # shown, never raised: the page must render
             problems.append(f"Call data unreadable: {type(exc).__name__}: {exc}")
             values.append(Value("Arguments", problem=f"{type(exc).__name__}: {exc}"))
@@ -245,9 +248,11 @@ def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
                        Value("Kwargs", safe_repr(dict(kwargs)), pre=True)]
             if instance is not None:
                 values.append(Value("Instance", safe_repr(instance), pre=True))
-            if on_success or on_failure:
-                values.append(Value("Callbacks", f"on_success={on_success or '—'}, "
-                                                 f"on_failure={on_failure or '—'}"))
+            if any(callbacks):
+                values.append(Value("Callbacks", ", ".join(
+                    f"{kind}={spec.func_name if spec else '—'}"
+                    + (f" (timeout {spec.timeout} s)" if spec and spec.timeout else "")
+                    for kind, spec in zip(KINDS, callbacks, strict=True))))
     if meta:
         try:
             values.append(Value("Meta", safe_repr(loads_signed(serializer, meta)), pre=True))

@@ -175,7 +175,7 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
             value.link = links.queue(q.name)
         elif value.label == "Worker" and value.text != "—":
             value.link = links.workers()
-        elif value.label == "Dependency":  # an id that is no job id stays text
+        elif value.label in ("Dependency", "Chain"):  # an id that is no job id stays text
             value.link = links.job_if_valid(q.name, value.text)
     return TemplateResponse(request, "django_jobqueue/job.html", page_context(
         request, site, f"Job {job.id}",

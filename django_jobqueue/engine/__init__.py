@@ -1,6 +1,7 @@
 """The Redis job engine. It imports nothing from Django: the Django layer sits on top."""
 
 from .calls import Callback
+from .chains import Chain, chain
 from .connections import (
     Connection,
     get_current_connection,
@@ -8,6 +9,7 @@ from .connections import (
     push_connection,
     use_connection,
 )
+from .dependencies import Dependency
 from .exceptions import (
     DeserializationError,
     EnqueueError,
@@ -44,7 +46,8 @@ from .states import JobStatus
 from .worker import SimpleWorker, Worker, WorkerInfo, WorkerState
 
 __all__ = [
-    "Callback", "CanceledJobRegistry", "Connection", "DeferredJobRegistry",
+    "Callback", "CanceledJobRegistry", "Chain", "Connection", "DeferredJobRegistry",
+    "Dependency",
     "DeserializationError", "EnqueueError", "EnqueueInterrupted", "EnqueueRefused",
     "FailedJobRegistry", "FailedQueue", "FinishedJobRegistry", "InvalidJobId",
     "InvalidJobOperation", "InvalidQueueName", "InvalidSignature", "JSONSerializer", "Job",
@@ -53,6 +56,6 @@ __all__ = [
     "Queue", "Result",
     "Retry", "RetryLater", "ScheduledJobRegistry", "SerializationError", "SimpleWorker",
     "StartedJobRegistry", "Worker", "WorkerInfo", "WorkerState", "get_current_connection",
-    "get_current_job", "get_failed_queue", "pop_connection", "push_connection",
+    "chain", "get_current_job", "get_failed_queue", "pop_connection", "push_connection",
     "set_signing_key", "use_connection",
 ]

@@ -16,11 +16,26 @@ JOB_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,128}")
 
 
 class Callback:
-    """A success/failure callback given by function or dotted path, stored by name."""
+    """An on_success/on_failure/on_stopped callback given by function or dotted path, stored
+    by name, with the seconds it may run (None: DEFAULT_CALLBACK_TIMEOUT, as in RQ)."""
 
     def __init__(self, func: Any, timeout: Any = None) -> None:
         self.func_name = func if isinstance(func, str) else callable_name(func, "callback")
+        if "." not in self.func_name:
+            raise TypeError(f"callback {func!r} is not a dotted path to a function")
         self.timeout = parse_duration(timeout, "callback timeout")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"callback timeout must be a positive number of seconds, "
+                             f"not {timeout!r}")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Callback) and (other.func_name, other.timeout) == (
+            self.func_name, self.timeout)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"Callback({self.func_name!r}, timeout={self.timeout!r})"
 
 
 def validate_job_id(job_id: Any) -> str:
@@ -57,27 +72,6 @@ def split_callable(func: Any) -> tuple[str, Any]:
     if callable(func):
         return "__call__", func  # a callable instance
     raise TypeError(f"Expected a function or a dotted path, got {func!r}")
-
-
-def callback_name(callback: Any, what: str) -> str | None:
-    if callback is None:
-        return None
-    if isinstance(callback, Callback):
-        return callback.func_name
-    if isinstance(callback, str):
-        return callback
-    return callable_name(callback, what)
-
-
-def dependency_ids(depends_on: Any) -> list[str]:
-    if depends_on is None:
-        return []
-    items = depends_on if isinstance(depends_on, list | tuple) else [depends_on]
-    ids = []
-    for item in items:
-        job_id = getattr(item, "id", item)  # a Job or an id
-        ids.append(validate_job_id(job_id))
-    return ids
 
 
 ON_WORKER_LOST = ("requeue", "fail")

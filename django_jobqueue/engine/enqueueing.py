@@ -28,7 +28,7 @@ def chunked(jobs: list[tuple[Job, bool]]) -> list[list[tuple[Job, bool]]]:
 def packed(chunk: list[tuple[Job, bool]], due: float | None, queue_name: str) -> list[bytes]:
     """The enqueue script's job arguments for a batch, one packed argument per job: id,
     flags, ttl, due, dependencies, priority, then the hash's field/value pairs (a unique
-    job's uniqueness fields first, flag 'u')."""
+    job's uniqueness fields first, flag 'u'; flag 'a': its dependencies may fail)."""
     packed = []
     due_text = "" if due is None else f"{due:.6f}"
     for job, at_front in chunk:
@@ -39,6 +39,8 @@ def packed(chunk: list[tuple[Job, bool]], due: float | None, queue_name: str) ->
         fields = job.stored_fields()
         unique = uniqueness.packed_fields(job, queue_name)
         flags = ("f" if at_front else "") + ("n" if job.fresh_id else "") + ("u" if unique else "")
+        if job.allow_dependency_failures:
+            flags += "a"  # (enqueue.lua: a dependency that ended badly is met)
         job.fresh_id = False  # sent: enqueuing this Job again checks for a duplicate
         packed.append(scripts.pack_fields([
             job_id, flags, job.ttl or 0, due_text, ",".join(job.dependency_ids),

@@ -9,13 +9,14 @@ import inspect
 import logging
 import time
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import wait as futures_wait
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from .callbacks import KINDS
 from .exceptions import (
     DeserializationError,
     JobStopRequested,
@@ -181,38 +182,68 @@ def _run_coroutine(coro: Coroutine, timeout: float, job_id: str) -> Any:
         ).result()
 
 
-def run_callbacks(job: Job, outcome: Outcome) -> Outcome:
-    """on_success(job, connection, result) / on_failure(job, connection, type, value, tb).
+def run_callbacks(job: Job, outcome: Outcome,
+                  arming: Callable[[float], None] | None = None) -> Outcome:
+    """on_success(job, connection, result) / on_failure(job, connection, type, value, tb) /
+    on_stopped(job, connection) (an operator's stop), each within its timeout.
 
-    A success callback that raises fails the job (as in RQ); a failure callback that raises
-    is logged and the job stays failed.
+    A success callback that raises or runs over its timeout fails the job (as in RQ); a
+    failure or stopped callback that does is logged and the outcome stays. ``arming`` is
+    told the callback's timeout just before it runs (a pool's slot: its hard limit then
+    covers the callback).
     """
+    index = 0 if outcome.ok else 2 if outcome.stopped else 1
+    kind = KINDS[index]
     try:
-        callback = job.success_callback if outcome.ok else job.failure_callback
+        callback, timeout = job._callback(index), job._callback_timeout(index)
     except DeserializationError:
         return outcome  # the call data itself is unreadable: the outcome already says why
     except Exception:
-        logger.exception("job %s: cannot load its callback", job.id)
+        logger.exception("job %s: cannot load its %s callback", job.id, kind)
         return outcome
-    if callback is None or outcome.stopped or retry_granted(job, outcome):
+    if callback is None or retry_granted(job, outcome):
         return outcome
+    if outcome.ok:
+        args: tuple = (outcome.return_value,)
+    elif outcome.stopped:
+        args = ()
+    else:
+        exc = outcome.exception
+        args = (type(exc), exc, getattr(exc, "__traceback__", None))
+    if arming is not None:
+        arming(timeout)
     token = _current_job.set(job)
     try:
-        if outcome.ok:
-            callback(job, job.connection, outcome.return_value)
-        else:
-            exc = outcome.exception
-            callback(job, job.connection, type(exc), exc, getattr(exc, "__traceback__", None))
+        _call_within(callback, (job, job.connection, *args), timeout, f"{job.id}/{kind}")
     except Exception as exc:
+        timed_out = isinstance(exc, JobTimeoutException)
+        text = f"{kind} callback {job._callbacks[index].func_name} of job {job.id} " + (
+            f"exceeded its timeout of {timeout:g} s" if timed_out else "raised")
         if outcome.ok:
             return Outcome(
-                ok=False, started=outcome.started, ended=time.time(), exception=exc,
-                exc_info="Success callback failed:\n" + traceback.format_exc(),
+                ok=False, started=outcome.started, ended=time.time(),
+                exception=JobTimeoutException(text) if timed_out else exc,
+                exc_info=f"Success callback failed{': ' + text if timed_out else ''}:\n"
+                         + traceback.format_exc(),
             )
-        logger.exception("job %s: failure callback raised", job.id)
+        logger.exception("%s", text)
     finally:
         _current_job.reset(token)
     return outcome
+
+
+def _call_within(callback: Callable, args: tuple, timeout: float, marker: str) -> None:
+    """Run a callback as perform runs a job: under death_penalty (SIGALRM on the main
+    thread, the watchdog elsewhere), an ``async def`` one on the event loop path. The mark
+    is not the job's id, so an operator's stop meant for the job does not land in it."""
+    with running_job(marker):
+        if inspect.iscoroutinefunction(callback):
+            _run_coroutine(callback(*args), timeout, marker)
+            return
+        with death_penalty(timeout, marker):
+            value = callback(*args)
+        if inspect.isawaitable(value):
+            _run_coroutine(value, timeout, marker)
 
 
 def retry_granted(job: Job, outcome: Outcome) -> bool:

@@ -8,11 +8,9 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from . import keys, retries, steps
+from . import callbacks, dependencies, keys, retries, steps
 from .calls import (
     Retry,
-    callback_name,
-    dependency_ids,
     explain_unserializable,
     split_callable,
     validate_job_id,
@@ -51,7 +49,7 @@ __all__ = ["DEFAULT_FAILURE_TTL", "DEFAULT_RESULT_TTL", "DEFAULT_TIMEOUT", "Job"
 #: the class defaults)
 _STORED = tuple(attr for attr, _ in JOB_FIELDS.values())
 
-class Job:
+class Job(callbacks.JobCallbacks, dependencies.JobDependencies):
     """A job stored in Redis as one hash. Create with :meth:`create`, read with :meth:`fetch`."""
 
     # Defaults live on the class so that building a job (every enqueue) sets only what differs.
@@ -59,7 +57,6 @@ class Job:
     _instance: Any = None
     _args: tuple = ()
     _kwargs: Mapping[str, Any] = MappingProxyType({})
-    _callbacks: tuple[str | None, str | None] = (None, None)
     _data_blob: bytes | None = None
     _data_loaded = True
     _meta: dict | None = None
@@ -87,7 +84,6 @@ class Job:
     retry_max_interval: float | None = None
     retry_jitter: bool = False
     retry_on: Sequence[str] = ()
-    dependency_ids: Sequence[str] = ()
     on_worker_lost: str = "requeue"
     lost_count: int = 0
     last_lost_at: datetime | None = None
@@ -134,6 +130,7 @@ class Job:
         *,
         on_success: Any = None,
         on_failure: Any = None,
+        on_stopped: Any = None,
         retry: Retry | None = None,
         priority: int = 0,
         on_worker_lost: str = "requeue",
@@ -154,10 +151,7 @@ class Job:
                   serializer=serializer)
         job._func_name, job._instance = split_callable(func)
         job._args, job._kwargs = tuple(args), dict(kwargs)
-        job._callbacks = (
-            callback_name(on_success, "on_success"),
-            callback_name(on_failure, "on_failure"),
-        )
+        job._callbacks = callbacks.from_options(on_success, on_failure, on_stopped)
         job.description = description
         job.origin = origin
         job._status = JobStatus(status) if status else None
@@ -177,7 +171,7 @@ class Job:
         if retry is not None:
             job.set_retry(retry)
         job.on_worker_lost = validate_on_worker_lost(on_worker_lost)
-        job.dependency_ids = dependency_ids(depends_on)
+        dependencies.set_dependencies(job, depends_on)
         if unique is not False or unique_for is not None or unique_key is not None:
             configure(job, unique, unique_for, unique_key)
         return job
@@ -222,12 +216,12 @@ class Job:
             return
         if self._data_blob is None:
             raise DeserializationError(f"Job {self.id} has no stored call data")
-        func_name, instance, args, kwargs, on_success, on_failure = loads_signed(
+        func_name, instance, args, kwargs, *stored = loads_signed(
             self.serializer, self._data_blob
         )
         self._func_name, self._instance = func_name, instance
         self._args, self._kwargs = tuple(args), dict(kwargs)
-        self._callbacks = (on_success, on_failure)
+        self._callbacks = callbacks.from_stored(stored)
         self._data_loaded = True
 
     @property
@@ -256,16 +250,6 @@ class Job:
         if self._instance is not None:
             return getattr(self._instance, self._func_name)
         return import_attribute(self._func_name)
-
-    @property
-    def success_callback(self) -> Any:
-        self._load_data()
-        return import_attribute(self._callbacks[0]) if self._callbacks[0] else None
-
-    @property
-    def failure_callback(self) -> Any:
-        self._load_data()
-        return import_attribute(self._callbacks[1]) if self._callbacks[1] else None
 
     def get_call_string(self) -> str:
         try:
@@ -349,7 +333,8 @@ class Job:
         """The signed call payload; names the argument that cannot be serialized."""
         if self._data_blob is not None and self._data_loaded is False:
             return self._data_blob
-        call = (self._func_name, self._instance, self._args, self._kwargs, *self._callbacks)
+        call = (self._func_name, self._instance, self._args, self._kwargs,
+                *callbacks.to_stored(self._callbacks))
         try:
             self._data_blob = dumps_signed(self.serializer, call)
         except Exception as exc:
@@ -387,8 +372,7 @@ class Job:
                 fields += [name, value]
         if self.retry_max:
             fields += retries.stored_fields(self)
-        if self.dependency_ids:
-            fields += ["dependency_ids", ",".join(self.dependency_ids)]
+        fields += dependencies.stored_fields(self)
         if self.serializer is not resolve_serializer(None):
             fields += ["serializer", serializer_path(self.serializer)]
         if self.on_worker_lost != "requeue":

@@ -35,7 +35,7 @@ QUEUE_NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 RESERVED_KWARGS = (
     "job_timeout", "timeout", "result_ttl", "ttl", "failure_ttl", "job_id", "description",
     "at_front", "priority", "meta", "retry", "depends_on", "on_success", "on_failure",
-    "on_worker_lost", "pipeline", "unique", "unique_for", "unique_key",
+    "on_stopped", "on_worker_lost", "pipeline", "unique", "unique_for", "unique_key",
 )
 #: RQ's keyword arguments that have no meaning here (accepted, ignored)
 RQ_IGNORED = frozenset({"death_penalty_class"})
@@ -63,6 +63,7 @@ class EnqueueData(NamedTuple):
     unique: bool = False
     unique_for: Any = None
     unique_key: str | None = None
+    on_stopped: Any = None
 
 
 class Queue:
@@ -172,6 +173,7 @@ class Queue:
         priority: int = 0,
         on_worker_lost: str = "requeue",
         job_timeout: Any = None,
+        on_stopped: Any = None,
         pipeline: Any = None,
         unique: bool = False,
         unique_for: Any = None,
@@ -182,8 +184,8 @@ class Queue:
             func, args=args, kwargs=kwargs, timeout=job_timeout if job_timeout is not None
             else timeout, result_ttl=result_ttl, ttl=ttl, failure_ttl=failure_ttl,
             description=description, depends_on=depends_on, job_id=job_id, meta=meta,
-            retry=retry, on_success=on_success, on_failure=on_failure, priority=priority,
-            on_worker_lost=on_worker_lost, unique=unique, unique_for=unique_for,
+            retry=retry, on_success=on_success, on_failure=on_failure, on_stopped=on_stopped,
+            priority=priority, on_worker_lost=on_worker_lost, unique=unique, unique_for=unique_for,
             unique_key=unique_key,
         )
         return self._enqueue_jobs([(job, at_front)], due=_due, pipeline=pipeline)[0]
@@ -245,10 +247,11 @@ class Queue:
         unique: bool = False,
         unique_for: Any = None,
         unique_key: str | None = None,
+        on_stopped: Any = None,
     ) -> EnqueueData:
         return EnqueueData(func, args, kwargs, timeout, result_ttl, ttl, failure_ttl,
                            description, job_id, at_front, meta, retry, on_success, on_failure,
-                           priority, depends_on, unique, unique_for, unique_key)
+                           priority, depends_on, unique, unique_for, unique_key, on_stopped)
 
     def enqueue_many(self, job_datas: list[EnqueueData], pipeline: Any = None) -> list[Job]:
         """Enqueue a batch in one round trip; every job is built (and checked) first."""
@@ -257,7 +260,8 @@ class Queue:
                 d.func, args=d.args, kwargs=d.kwargs, timeout=d.timeout, job_id=d.job_id,
                 result_ttl=d.result_ttl, ttl=d.ttl, failure_ttl=d.failure_ttl,
                 description=d.description, meta=d.meta, retry=d.retry,
-                on_success=d.on_success, on_failure=d.on_failure, priority=d.priority,
+                on_success=d.on_success, on_failure=d.on_failure, on_stopped=d.on_stopped,
+                priority=d.priority,
                 depends_on=d.depends_on, unique=d.unique, unique_for=d.unique_for,
                 unique_key=d.unique_key,
             ), d.at_front)

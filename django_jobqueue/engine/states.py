@@ -10,6 +10,9 @@ from :data:`MOVES`.
     (new) ──enqueue──────────────▶ queued ──take──▶ started ──finish──▶ finished
     (new) ──enqueue, due later───▶ scheduled ──due time──▶ queued
     (new) ──enqueue, depends_on──▶ deferred ──every dependency finished──▶ queued
+    deferred ──a dependency failed for good, was stopped or canceled──▶ canceled (and its
+             dependents, transitively; with allow_failure: released like a finish)
+    canceled (by a dependency's end) ──that dependency requeued──▶ deferred
     started ──fail──▶ failed, or queued | scheduled while a retry is left
     started ──stop──▶ stopped
     started ──recover (its lease lapsed)──▶ queued (at the front), or failed once the job
@@ -94,7 +97,7 @@ _S = JobStatus
 #: every move, by name (each is one Lua script, named in its doc)
 MOVES: dict[str, Move] = {m.name: m for m in (
     _move("enqueue", (None, "finished", "failed", "stopped", "canceled"),
-          ("queued", "scheduled", "deferred", "started"),
+          ("queued", "scheduled", "deferred", "started", "canceled"),
           "enqueue.lua; a job of another status with the same id is a duplicate (kept)"),
     _move("take", ("queued",), ("started",), "_take.lua: the worker's next job"),
     # a job recovered after its lease lapsed (queued) may still be recorded by the worker
@@ -105,8 +108,13 @@ MOVES: dict[str, Move] = {m.name: m for m in (
     _move("recover", ("started",), ("queued", "failed"),
           "recover.lua: the worker's lease lapsed (or it gave the job back)"),
     _move("schedule", ("scheduled",), ("queued",), "schedule.lua: the due time came"),
-    _move("release", ("deferred",), ("queued",),
-          "_dependencies.lua: every dependency finished"),
+    _move("release", ("deferred",), ("queued", "scheduled"),
+          "_dependencies.lua: every dependency finished (or ended, with allow_failure)"),
+    _move("cancel_dependents", ("deferred",), ("canceled",),
+          "_dependencies.lua end_dependents, in fail/cancel/recover.lua: a dependency ended "
+          "without finishing"),
+    _move("restore_dependents", ("canceled",), ("deferred",),
+          "_dependencies.lua restore_dependents, in requeue.lua: that dependency requeued"),
     _move("cancel", ("queued", "scheduled", "deferred"), ("canceled",), "cancel.lua"),
     _move("stop", ("started",), ("stopped",),
           "stop.lua asks the worker; it records the job as stopped (fail.lua)"),

@@ -55,6 +55,7 @@ ROWS_OF = {
     "last_lost_worker": {"Last lost worker"}, "dependency_ids": {"Dependency"},
     "unique_key": {"Unique key"}, "unique_for": {"Unique for (s)"},
     "periodic": {"Periodic job"}, "tick_at": {"Tick"},
+    "canceled_reason": {"Canceled because"}, "chain_id": {"Chain"},
     # the serializer reads the call data, the meta and the results
     "serializer": {"Serializer", "Result", "Args", "Kwargs", "Meta", "Arguments"},
     "data": {"Args", "Kwargs", "Arguments"}, "meta": {"Meta"},

@@ -685,3 +685,15 @@ def test_the_workers_page_links_the_current_job(admin_client, queue):
         response = admin_client.get(link.get("href"))
         assert response.status_code == 302
         assert response["Location"] == f"{ADMIN}default/job/{job.id}/"
+
+
+def test_the_job_page_shows_its_callbacks_and_their_timeouts(admin_client, queue):
+    from django_jobqueue import Callback
+    from tests.admin.helpers import field_cell
+
+    job = queue.enqueue(jobs.add, 1, 2, on_success="tests.admin.jobs.add",
+                        on_stopped=Callback("tests.admin.jobs.add", timeout=9))
+    page = parse(admin_client.get(f"{ADMIN}default/job/{job.id}/"))
+    assert field_cell(page, "Callbacks").clean_text == (
+        "on_success=tests.admin.jobs.add, on_failure=—, "
+        "on_stopped=tests.admin.jobs.add (timeout 9 s)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from django_jobqueue import Job, JobStatus, Retry, get_queue, get_worker, job
+from django_jobqueue import Callback, Job, JobStatus, Retry, get_queue, get_worker, job
 from tests.django import tasks_django as tasks
 
 
@@ -77,3 +77,15 @@ def test_a_retry_given_to_the_decorator_applies_to_delay_and_enqueue():
 def test_a_retry_that_is_not_a_retry_is_an_error_at_decoration():
     with pytest.raises(TypeError, match="retry"):
         job("default", retry=3)
+
+
+def test_callbacks_given_to_the_decorator_reach_the_job():
+    from tests.engine import jobs_callbacks as jc
+
+    wrapped = job("default", on_stopped=jc.on_stopped_cb,
+                  on_success=Callback(jc.on_success_cb, timeout=5))(tasks.add.__wrapped__)
+    for enqueued in (wrapped.delay(1, 2), wrapped.enqueue(1, 2)):
+        stored = Job.fetch(enqueued.id, connection=enqueued.connection)
+        assert (stored.stopped_callback, stored.success_callback) == (
+            jc.on_stopped_cb, jc.on_success_cb)
+        assert stored.success_callback_timeout == 5

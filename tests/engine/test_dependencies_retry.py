@@ -70,13 +70,16 @@ def test_chain_of_dependencies_runs_in_order(queue, connection):
     assert c.get_status() == JobStatus.FINISHED
 
 
-def test_failed_dependency_keeps_dependent_deferred(queue, connection):
+def test_failed_dependency_cancels_dependent(queue, connection):
+    """(Issue 11: no dependent waits forever for a parent that failed for good; more in
+    test_dependencies_workflow.py.)"""
     parent = queue.enqueue(jobs.raise_error, "parent fails")
     child = queue.enqueue(jobs.record, "child", depends_on=parent)
     burst(queue)
     assert parent.get_status() == JobStatus.FAILED
-    assert child.get_status() == JobStatus.DEFERRED
-    assert child in queue.deferred_job_registry
+    assert child.get_status() == JobStatus.CANCELED
+    assert child in queue.canceled_job_registry
+    assert child not in queue.deferred_job_registry
     assert queue.count == 0
     assert jobs.order(connection) == []
 
@@ -86,8 +89,9 @@ def test_requeued_dependency_that_then_finishes_releases_dependent(queue, connec
     child = queue.enqueue(jobs.record, "child", depends_on=parent)
     burst(queue)
     assert parent.get_status() == JobStatus.FAILED
-    assert child.get_status() == JobStatus.DEFERRED
+    assert child.get_status() == JobStatus.CANCELED
     queue.failed_job_registry.requeue(parent)
+    assert child.get_status() == JobStatus.DEFERRED
     burst(queue)
     assert parent.get_status() == JobStatus.FINISHED
     assert child.get_status() == JobStatus.FINISHED
@@ -132,10 +136,15 @@ def test_a_dependency_saved_but_never_enqueued_is_not_met(queue, connection):
 @pytest.mark.parametrize("status", ["queued", "started", "scheduled", "deferred", "failed",
                                     "stopped", "canceled", ""])
 def test_only_a_finished_dependency_is_met(queue, connection, status):
+    """One that ended without finishing cancels the dependent at once (with its reason)."""
     parent = queue.enqueue(jobs.record, "parent")
     connection.hset(parent.key, "status", status)
     child = queue.enqueue(jobs.record, "child", depends_on=parent)
-    assert child.get_status() == JobStatus.DEFERRED
+    if status in ("failed", "stopped", "canceled"):
+        assert child.get_status() == JobStatus.CANCELED
+        assert Job.fetch(child.id, connection=connection).canceled_by == parent.id
+    else:
+        assert child.get_status() == JobStatus.DEFERRED
 
 
 def test_a_dependency_that_finished_and_expired_stays_met(queue, connection):

@@ -383,10 +383,16 @@ def test_cancel_from_queued_scheduled_and_deferred(connection, queue):
     queued = queue.enqueue(jobs.set_marker, "canceled-ran")
     scheduled = queue.enqueue_in(timedelta(hours=1), jobs.add, 1, 2)
     deferred = queue.enqueue(jobs.add, 1, 2, depends_on=scheduled)
-    for job in (queued, scheduled, deferred):
+    other = queue.enqueue(jobs.add, 2, 3, depends_on=queued)
+    for job in (other, queued, scheduled):  # a deferred, a queued and a scheduled job
         job.cancel()
         assert job.get_status() == JobStatus.CANCELED
         assert job.id in queue.canceled_job_registry
+    # canceling its dependency canceled the deferred one too, saying why
+    assert deferred.get_status() == JobStatus.CANCELED
+    assert deferred.id in queue.canceled_job_registry
+    deferred.refresh()
+    assert deferred.canceled_reason == f"dependency {scheduled.id} was canceled"
     assert queue.count == 0
     assert queue.scheduled_job_registry.count == 0 and queue.deferred_job_registry.count == 0
     Worker([queue], connection=connection).work(burst=True)

@@ -29,7 +29,8 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9_.:-]{1,128}")
 MISSED = ("once", "skip")
 #: job options a periodic job may set (passed to Job.create)
 JOB_OPTIONS = ("timeout", "result_ttl", "failure_ttl", "ttl", "priority", "description",
-               "meta", "retry", "on_success", "on_failure", "on_worker_lost")
+               "meta", "retry", "on_success", "on_failure", "on_stopped",
+               "on_worker_lost")
 
 
 class PeriodicJob:

@@ -1,9 +1,11 @@
 -- Cancel a job that has not started: queue/scheduled/deferred -> canceled registry (a unique
--- job's uniqueness key is free again).
+-- job's uniqueness key is free again; its dependents are released or canceled, in this
+-- step: end_dependents).
 -- ARGV: prefix, id. Returns 'ok', 'missing' or 'status:<status>'.
 local id = ARGV[2]
 local jkey = k_job(id)
-local f = redis.call('HMGET', jkey, 'status', 'origin', 'failure_ttl', 'unique_key')
+local f = redis.call('HMGET', jkey, 'status', 'origin', 'failure_ttl', 'unique_key',
+  'has_dependents')
 if not f[1] then
   return 'missing'
 end
@@ -17,4 +19,7 @@ release_unique(f[4], id, 0)
 redis.call('HSET', jkey, 'status', S_CANCELED, 'ended_at', fmt(now))
 redis.call('ZADD', k_canceled(f[2]), expiry_score(now, ttl), id)
 expire_job(id, ttl)
+if f[5] == '1' then
+  end_dependents(id, 'was canceled', now)
+end
 return 'ok'

@@ -1,17 +1,20 @@
 -- Enqueue a batch of jobs onto one queue in one atomic step.
 -- ARGV: prefix, queue, count, inline worker, inline lease, jobs... (one packed argument per
 --       job: id, flags ('f': at front, 'n': an id just made up, so no duplicate check, 'u':
---       unique), ttl, due ('' or epoch seconds), dependency ids (comma list), priority, then
---       field/value pairs of the job's hash, a unique job's starting 'unique_key', token,
---       'unique_for', seconds).
+--       unique, 'a': its dependencies may fail), ttl, due ('' or epoch seconds), dependency
+--       ids (comma list), priority, then field/value pairs of the job's hash, a unique
+--       job's starting 'unique_key', token, 'unique_for', seconds).
 -- An inline worker name (is_async=False queues) records each job as started by that caller,
 -- which runs it at once.
 -- A dependency must exist (saved or enqueued, in Redis or in this batch): when one
 -- does not, nothing of the batch is written.
+-- A job whose dependency already ended without finishing (and that does not allow
+-- failures) is canceled at once, with the reason (see end_dependents); requeueing that
+-- dependency restores it.
 -- A unique job whose token a job holds (see unique_holder; an earlier job of the same batch
 -- too) is not written: its outcome names that job. Otherwise the job takes the token's key.
--- Returns {now, outcome per job: queued | started | scheduled | deferred | duplicate (of the
--- job with its id) | duplicate:<id> (of the job holding its token)}, or
+-- Returns {now, outcome per job: queued | started | scheduled | deferred | canceled |
+-- duplicate (of the job with its id) | duplicate:<id> (of the job holding its token)}, or
 -- {'missing-dependency', job id, dependency id}.
 local queue, count = ARGV[2], tonumber(ARGV[3])
 local inline, inline_lease = ARGV[4], tonumber(ARGV[5])
@@ -61,13 +64,23 @@ for j = 1, count do
       redis.call('DEL', jkey, k_results(id))
       if redis.call('EXISTS', k_dependents(id)) == 1 then
         fields[#fields + 1], fields[#fields + 2] = 'has_dependents', '1'  -- still awaited
+        restore_dependents(id, now)  -- as a requeue does: those its end canceled wait again
       end
     end
-    local pending = ''
+    local pending, blocker = '', false
     if deps ~= '' then
-      pending = wait_for(id, deps)
+      pending, blocker = wait_for(id, deps, string.find(flags, 'a', 1, true) ~= nil)
     end
-    if pending ~= '' then
+    if blocker then
+      status = S_CANCELED
+      token = false  -- it holds no uniqueness key
+      local reason = 'dependency ' .. blocker .. ' '
+        .. ENDED_BADLY[redis.call('HGET', k_job(blocker), 'status')]
+      for _, v in ipairs({'dependencies_pending', pending, 'ended_at', nowf,
+                          'canceled_reason', reason, 'canceled_by', blocker}) do
+        fields[#fields + 1] = v
+      end
+    elseif pending ~= '' then
       status = S_DEFERRED
       fields[#fields + 1], fields[#fields + 2] = 'dependencies_pending', pending
       if due ~= '' and tonumber(due) > now then  -- released to scheduled, not to the queue
@@ -97,7 +110,11 @@ for j = 1, count do
       fields[#fields + 1] = item[k]
     end
     redis.call('HSET', jkey, unpack(fields))
-    if ttl > 0 and status ~= S_STARTED then
+    if status == S_CANCELED then
+      local canceled_ttl = failure_ttl_of(redis.call('HGET', jkey, 'failure_ttl'))
+      redis.call('ZADD', k_canceled(queue), expiry_score(now, canceled_ttl), id)
+      expire_job(id, canceled_ttl)
+    elseif ttl > 0 and status ~= S_STARTED then
       redis.call('EXPIRE', jkey, ttl)
       if token then  -- expires with the job it names if no worker takes it (take_next)
         redis.call('SET', k_unique(token), id, 'EX', ttl)

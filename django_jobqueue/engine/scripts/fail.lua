@@ -1,4 +1,5 @@
--- Record a job's failure: retry it (queue or schedule) or move it to the failed registry;
+-- Record a job's failure: retry it (queue or schedule) or move it to the failed registry
+-- (its dependents then released or canceled: end_dependents in _dependencies.lua);
 -- then, when queue names follow, take the worker's next job in the same step. Sent again as
 -- it is after a lost reply, it records nothing twice (claim, in _take.lua).
 -- ARGV: prefix, id, queue, worker ('' = quarantine: from wherever the job is), attempt,
@@ -46,10 +47,13 @@ local function record()
       return S_QUEUED, true
     end
   end
-  local ending = redis.call('HMGET', jkey, 'failure_ttl', 'unique_key')
+  local ending = redis.call('HMGET', jkey, 'failure_ttl', 'unique_key', 'has_dependents')
   local failure_ttl = failure_ttl_of(ending[1])
   release_unique(ending[2], id, 0)  -- a unique job's key is free again (uniqueness.py)
   redis.call('HSET', jkey, 'status', final)
+  if ending[3] == '1' then  -- its dependents: released (allow_failure) or canceled
+    end_dependents(id, final == S_STOPPED and 'was stopped' or 'failed for good', now)
+  end
   redis.call('ZADD', k_failed(queue), expiry_score(now, failure_ttl), id)
   redis.call('SADD', k_queues(), queue)
   expire_job(id, failure_ttl)

@@ -9,6 +9,7 @@
 --   mode 'returned': jobs started by one of `workers`, which give them back (a forced
 --                    shutdown); they go back to the front of the queue and count no loss.
 --   `reason` says how a lost worker was lost ('' = it stopped heartbeating).
+-- A job that goes to failed releases or cancels its dependents (end_dependents).
 -- Returns {requeued, failed, ids taken back...}.
 local queue, mode, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local losses_allowed = tonumber(ARGV[5] or '0')
@@ -34,7 +35,7 @@ local taken = {}
 for _, id in ipairs(ids) do
   local jkey = k_job(id)
   local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status',
-    'lost_count', 'unique_key')
+    'lost_count', 'unique_key', 'has_dependents')
   if mode == 'expired' or named[f[1]] then
     redis.call('ZREM', skey, id)
     if f[4] then
@@ -53,6 +54,9 @@ for _, id in ipairs(ids) do
         redis.call('ZADD', k_failed(queue), expiry_score(now, ttl), id)
         expire_job(id, ttl)
         release_unique(f[6], id, 0)  -- a unique job's key is free again
+        if f[7] == '1' then
+          end_dependents(id, 'failed for good', now)
+        end
         failed = failed + 1
       else
         push_to_queue(queue, id, jkey, true, now)

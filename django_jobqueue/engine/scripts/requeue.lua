@@ -1,5 +1,6 @@
 -- Put jobs back on their origin queue, in one step each: by id, or a batch from a failed registry.
--- A unique job takes its uniqueness key again, unless another job holds it now.
+-- A unique job takes its uniqueness key again, unless another job holds it now. The
+-- dependents its end canceled go back to deferred (restore_dependents).
 -- ARGV: prefix, allowed statuses (comma list), at_front ('1' or ''), mode ('ids' | 'registry'),
 --       targets... (the ids in mode 'ids'; in mode 'registry' the queue name, batch size and
 --       offset: the caller skips the entries a previous batch refused).
@@ -23,7 +24,7 @@ local out = {0}
 local dropped, refused = 0, 0
 for n, id in ipairs(ids) do
   local jkey = k_job(id)
-  local f = redis.call('HMGET', jkey, 'status', 'origin', 'unique_key')
+  local f = redis.call('HMGET', jkey, 'status', 'origin', 'unique_key', 'has_dependents')
   local result
   if not f[1] then
     result = 'missing'
@@ -36,7 +37,7 @@ for n, id in ipairs(ids) do
     refused = refused + 1
   else
     remove_everywhere(f[2], id)
-    redis.call('HDEL', jkey, 'exc_info', 'ended_at')
+    redis.call('HDEL', jkey, 'exc_info', 'ended_at', 'canceled_reason', 'canceled_by')
     redis.call('PERSIST', jkey)
     redis.call('PERSIST', k_results(id))
     push_to_queue(f[2], id, jkey, at_front, now)
@@ -45,6 +46,9 @@ for n, id in ipairs(ids) do
       if not holder or holder == id then
         redis.call('SET', k_unique(f[3]), id)  -- (no expiry: it is released when it ends)
       end
+    end
+    if f[4] == '1' then
+      restore_dependents(id, now)
     end
     out[1] = out[1] + 1
     result = 'ok'

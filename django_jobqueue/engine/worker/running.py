@@ -88,7 +88,7 @@ class RunsJobs:
                 outcome = perform(job, keep_alarm_handler=True)
             finally:
                 self._interruptible = False
-            outcome = run_callbacks(job, outcome)
+            outcome = run_callbacks(job, outcome, self._arm_callback)
         self.running = None
         self._pending, outcome = recording(job, outcome, self.name, self.default_result_ttl)
         rec = self._pending
@@ -119,6 +119,12 @@ class RunsJobs:
         lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
         logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
                        outcome.duration * 1000, retries, lines[-1][:200])
+
+    def _arm_callback(self, timeout: float) -> None:
+        """A callback starts: a pool's hard limit now ends at the callback's own timeout."""
+        if self.running is not None:
+            ran = time.time() - self.running.started_at
+            self.running = self.running._replace(timeout=ran + float(timeout))
 
     def _handle_exception(self, job: Job, outcome: Outcome) -> None:
         exc = outcome.exception
