@@ -240,10 +240,23 @@ def _call_within(callback: Callable, args: tuple, timeout: float, marker: str) -
         if inspect.iscoroutinefunction(callback):
             _run_coroutine(callback(*args), timeout, marker)
             return
+        deadline = time.monotonic() + timeout
         with death_penalty(timeout, marker):
             value = callback(*args)
-        if inspect.isawaitable(value):
-            _run_coroutine(value, timeout, marker)
+        if inspect.isawaitable(value):  # what it returned gets what is left of the timeout
+            left = deadline - time.monotonic()
+            if left <= 0:
+                _close_awaitable(value)
+                raise JobTimeoutException(f"Callback {marker} exceeded its timeout of "
+                                          f"{timeout:g} s")
+            _run_coroutine(value, left, marker)
+
+
+def _close_awaitable(value: Any) -> None:
+    """A coroutine that will never be awaited: closed, so Python does not warn about it."""
+    close = getattr(value, "close", None)
+    if callable(close):
+        close()
 
 
 def retry_granted(job: Job, outcome: Outcome) -> bool:

@@ -49,14 +49,38 @@ def _library() -> list[tuple[str, str]]:
     return defs
 
 
+def lua_code(text: str) -> str:
+    """Lua source without its ``--`` comments (quoted strings kept whole): a name that a
+    comment mentions is not a use of it."""
+    lines = []
+    for line in text.splitlines():
+        quote, i = "", 0
+        while i < len(line):
+            char = line[i]
+            if quote:
+                if char == "\\":
+                    i += 1
+                elif char == quote:
+                    quote = ""
+            elif char in "'\"":
+                quote = char
+            elif line.startswith("--", i):
+                line = line[:i]
+                break
+            i += 1
+        lines.append(line)
+    return "\n".join(lines)
+
+
 def _assemble(body: str) -> str:
     """The script's body preceded by only the definitions it needs (each call of a script
-    creates its definitions anew, so unused ones would cost every call)."""
+    creates its definitions anew, so unused ones would cost every call); names in comments
+    do not count."""
     library = _library()
     needed: set[str] = set()
     pending = [body]
     while pending:
-        text = pending.pop()
+        text = lua_code(pending.pop())
         for name, source in library:
             if name not in needed and re.search(rf"\b{name}\b", text):
                 needed.add(name)

@@ -114,7 +114,8 @@ MOVES: dict[str, Move] = {m.name: m for m in (
           "_dependencies.lua end_dependents, in fail/cancel/recover.lua: a dependency ended "
           "without finishing"),
     _move("restore_dependents", ("canceled",), ("deferred",),
-          "_dependencies.lua restore_dependents, in requeue.lua: that dependency requeued"),
+          "_dependencies.lua restore_dependents, in requeue/enqueue.lua: that dependency "
+          "requeued (then released at once when nothing it waits for is pending)"),
     _move("cancel", ("queued", "scheduled", "deferred"), ("canceled",), "cancel.lua"),
     _move("stop", ("started",), ("stopped",),
           "stop.lua asks the worker; it records the job as stopped (fail.lua)"),

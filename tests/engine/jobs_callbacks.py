@@ -87,6 +87,19 @@ async def async_success_cb(job, connection, result):
     _record(connection, "async success", job, result=result)
 
 
+def half_sync_half_async_success_cb(job, connection, result):
+    """Spends 0.7 s itself, then returns a coroutine that needs 0.7 s more: over a 1 s
+    timeout in all, within it for each part."""
+    _record(connection, "sync part", job)
+    time.sleep(0.7)
+
+    async def rest():
+        await asyncio.sleep(0.7)
+        _record(connection, "async part not interrupted", job)
+
+    return rest()
+
+
 async def slow_async_success_cb(job, connection, result):
     _record(connection, "async success", job)
     await asyncio.sleep(LONG)

@@ -146,6 +146,27 @@ def write_module(directory: Path, text: str) -> None:
     (directory / "pool_reloaded.py").write_text(text)
 
 
+#: how long ``lingering_callback`` runs: longer than the ``--grace`` of the tests using it
+CALLBACK_SECONDS = 3.0
+
+
+def lingering_callback(job, connection, *args) -> None:
+    """A callback (any kind) that runs CALLBACK_SECONDS; says when it started and ended."""
+    connection.rpush(f"pool:callback:{job.id}", f"start {os.getpid()}")
+    time.sleep(CALLBACK_SECONDS)
+    connection.rpush(f"pool:callback:{job.id}", f"end {os.getpid()}")
+
+
+def stubborn_callback(job, connection, *args) -> None:
+    """A callback that ignores its timeout (as ``stubborn``): only the hard limit ends it."""
+    connection.rpush(f"pool:callback:{job.id}", f"start {os.getpid()}")
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+    time.sleep(60)
+
+
+def callback_steps(conn, job_id: str) -> list[str]:
+    return [s.decode().split()[0] for s in conn.lrange(f"pool:callback:{job_id}", 0, -1)]
+
 
 def spins(seconds: float) -> None:
     """Busy in Python code (a soft timeout reaches it between two bytecodes, on any thread)."""

@@ -143,6 +143,17 @@ def test_async_callbacks_are_awaited_within_their_timeout(connection, queue):
     ]
 
 
+def test_an_awaitable_a_sync_callback_returns_gets_only_what_is_left_of_its_timeout(
+        connection, queue):
+    job = queue.enqueue(jc.add, 1, 2,
+                        on_success=Callback(jc.half_sync_half_async_success_cb, timeout=1))
+    make_worker([queue], connection).work(burst=True)
+    job.refresh()
+    assert job.get_status(refresh=False) == JobStatus.FAILED
+    assert "exceeded its timeout of 1 s" in job.exc_info
+    assert [c["kind"] for c in jc.calls(connection)] == ["sync part"]
+
+
 def test_the_default_callback_timeout_is_rqs(connection, queue):
     job = queue.enqueue(jc.add, 1, 2, on_success=jc.on_success_cb,
                         on_stopped=Callback(jc.on_stopped_cb, timeout=timedelta(minutes=2)))

@@ -12,6 +12,7 @@ from django_jobqueue import (
     Job,
     JobStatus,
     NoSuchJobError,
+    Queue,
     Retry,
     chain,
     get_failed_queue,
@@ -338,3 +339,137 @@ def test_the_cancel_walk_stops_at_its_limit_and_leaves_the_rest_deferred(queue, 
     get_failed_queue(connection).quarantine(parent, "failed by hand")
     assert queue.canceled_job_registry.count == 10_000
     assert queue.deferred_job_registry.count == 1
+
+
+# --- review fixes: fan-in, corrupt data, stale members, replaces, uniqueness, assembly ------
+
+
+@pytest.mark.parametrize("canceled", ["by the cascade", "at enqueue"])
+def test_a_dependency_that_finished_while_its_dependent_was_canceled_stays_met(
+        queue, connection, canceled):
+    first = queue.enqueue(jobs.fail_until, "jqtest:first-calls", 2, job_id="first")
+    if canceled == "at enqueue":
+        burst(queue)  # `first` fails before the dependent exists
+    other = queue.enqueue(jobs.record, "other", job_id="other")
+    child = queue.enqueue(jobs.record, "child", depends_on=[first, other])
+    burst(queue)  # `first` fails (or failed); `other` finishes while `child` is canceled
+    assert (first.get_status(), other.get_status()) == (JobStatus.FAILED, JobStatus.FINISHED)
+    assert child.get_status() == JobStatus.CANCELED
+    assert fetch(connection, child).dependencies_pending == ["first"]
+    first.requeue()
+    stored = fetch(connection, child)
+    assert (stored.get_status(refresh=False), stored.dependencies_pending) == (
+        JobStatus.DEFERRED, ["first"])
+    burst(queue)
+    assert child.get_status() == JobStatus.FINISHED
+    assert queue.deferred_job_registry.count == 0
+
+
+@pytest.mark.parametrize("parent_ends", ["fails", "finishes"])
+def test_a_dependent_without_its_queue_leaves_the_parents_own_move_whole(queue, connection,
+                                                                          parent_ends):
+    func = jobs.raise_error if parent_ends == "fails" else jobs.record
+    parent = queue.enqueue(func, "parent")
+    child = queue.enqueue(jobs.record, "child", depends_on=parent)
+    connection.hdel(keys.job(child.id), "origin")  # corrupt: no queue to move it in
+    burst(queue)
+    ended = "failed" if parent_ends == "fails" else "finished"
+    assert parent.get_status() == JobStatus(ended)
+    assert_in_one_place(connection, parent.id, queue.name, ended)
+    assert child.get_status() == JobStatus.DEFERRED  # left as it was
+
+
+def test_a_wrong_type_registry_of_the_dependent_leaves_the_parent_failed(queue, connection):
+    parent = queue.enqueue(jobs.raise_error)
+    elsewhere = Queue("elsewhere", connection=connection)
+    child = elsewhere.enqueue(jobs.record, "child", depends_on=parent)
+    connection.set(keys.registry("canceled", elsewhere.name), "garbage")
+    get_failed_queue(connection).quarantine(parent, "failed by hand")  # fail.lua alone
+    assert parent.get_status() == JobStatus.FAILED
+    assert_in_one_place(connection, parent.id, queue.name, "failed")
+    assert child.get_status() == JobStatus.DEFERRED
+    assert connection.zscore(keys.registry("deferred", elsewhere.name), child.id) is not None
+
+
+@pytest.mark.parametrize("how", ["requeue", "enqueue again"])
+def test_a_corrupt_other_parent_never_makes_a_restore_fail(queue, connection, how):
+    parent = queue.enqueue(jobs.raise_error, job_id="parent")
+    saved = Job.create(jobs.record, args=("saved",), id="saved", connection=connection)
+    saved.save()
+    child = queue.enqueue(jobs.record, "child", depends_on=[parent, saved])
+    burst(queue)
+    assert child.get_status() == JobStatus.CANCELED
+    connection.delete(keys.job("saved"))
+    connection.set(keys.job("saved"), "garbage")
+    if how == "requeue":
+        parent.requeue()
+    else:
+        queue.enqueue(jobs.record, "parent again", job_id="parent")
+    assert parent.get_status() == JobStatus.QUEUED
+    assert_in_one_place(connection, parent.id, queue.name, "queue")
+    assert child.get_status() == JobStatus.DEFERRED
+
+
+def test_a_stale_dependents_member_is_not_canceled(queue, connection):
+    parent = queue.enqueue(jobs.raise_error, job_id="parent")
+    queue.enqueue(jobs.record, "child", job_id="child", depends_on=parent)
+    burst(queue)
+    saved = Job.create(jobs.record, args=("saved",), id="saved", connection=connection)
+    saved.save()
+    # a new job under the id `child` waits for `saved` only: it is no dependent of `parent`
+    child = queue.enqueue(jobs.record, "child again", job_id="child", depends_on=saved)
+    assert child.get_status() == JobStatus.DEFERRED
+    parent.requeue()
+    burst(queue)  # `parent` fails again
+    stored = fetch(connection, child)
+    assert (stored.get_status(refresh=False), stored.canceled_reason) == (JobStatus.DEFERRED,
+                                                                          None)
+    assert connection.sismember(keys.dependents("parent"), "child") == 0
+
+
+def test_an_id_enqueued_again_canceled_at_enqueue_restores_nothing(queue, connection):
+    blocker = queue.enqueue(jobs.raise_error, job_id="blocker")
+    parent = queue.enqueue(jobs.raise_error, job_id="parent")
+    child = queue.enqueue(jobs.record, "child", job_id="child", depends_on=parent)
+    burst(queue)
+    again = queue.enqueue(jobs.record, "parent again", job_id="parent", depends_on=blocker)
+    assert again.get_status() == JobStatus.CANCELED
+    stored = fetch(connection, child)
+    assert (stored.get_status(refresh=False), stored.canceled_by) == (JobStatus.CANCELED,
+                                                                      "parent")
+    assert_in_one_place(connection, child.id, queue.name, "canceled")
+
+
+def test_a_unique_dependent_whose_key_is_taken_stays_canceled(queue, connection):
+    parent = queue.enqueue(jobs.raise_error)
+    child = queue.enqueue(jobs.record, "child", depends_on=parent, unique=True)
+    burst(queue)
+    holder = queue.enqueue(jobs.record, "child", unique=True)  # takes the freed key
+    queue.failed_job_registry.requeue(parent)
+    stored = fetch(connection, child)
+    assert stored.get_status(refresh=False) == JobStatus.CANCELED
+    assert stored.canceled_reason == f"its unique key is taken by {holder.id}"
+    assert_in_one_place(connection, child.id, queue.name, "canceled")
+    assert connection.get(keys.unique(stored.unique_key)) == holder.id.encode()
+
+
+def test_a_restored_dependent_keeps_its_ttl(queue, connection):
+    parent = queue.enqueue(jobs.raise_error)
+    child = queue.enqueue(jobs.record, "child", depends_on=parent, ttl=3600)
+    persistent = queue.enqueue(jobs.record, "persistent", depends_on=parent)
+    burst(queue)
+    queue.failed_job_registry.requeue(parent)
+    assert child.get_status() == JobStatus.DEFERRED
+    assert connection.ttl(keys.job(child.id)) > 0  # bounded still, not persisted
+    assert connection.ttl(keys.job(persistent.id)) == -1
+
+
+def test_scripts_carry_only_the_definitions_their_code_uses():
+    from django_jobqueue.engine import scripts
+
+    assert scripts.lua_code("a = '--x' -- end_dependents\n-- all\nb = 1") == "a = '--x' \n\nb = 1"
+    assert "local function end_dependents" not in scripts.get("enqueue").source
+    assert "local function restore_dependents" in scripts.get("enqueue").source
+    for name in ("dequeue",):
+        assert "DEPENDENTS_WALK_LIMIT" not in scripts.get(name).source
+    assert "local function end_dependents" in scripts.get("fail").source

@@ -167,6 +167,66 @@ def test_a_stop_request_reaches_a_job_in_a_pool(connection, pq, pools):
     assert "did not stop within" not in job.exc_info  # it stopped: no kill was needed
 
 
+def test_a_stopped_jobs_on_stopped_callback_outlives_the_grace_and_keeps_its_child(
+        connection, pq, pools):
+    from django_jobqueue import Callback
+    from django_jobqueue.engine import steps
+
+    neighbour = pq.enqueue(jp.held, "cbnb", job_timeout=120)
+    job = pq.enqueue(jp.held, "cbstop", job_timeout=120,
+                     on_stopped=Callback(jp.lingering_callback, timeout=30))
+    pools.start_pool("pcb", 1, 2, "--grace", "1", "--worker-ttl", LONG_TTL)
+    wait_until(lambda: jp.started_pids(connection, "cbnb")
+               and jp.started_pids(connection, "cbstop"), timeout=20, message=pools.logs())
+    (child,) = set(jp.started_pids(connection, "cbnb") + jp.started_pids(connection, "cbstop"))
+    assert steps.stop(connection, [job.id], 60) == ["ok"]
+    wait_until(lambda: jp.status(job) == JobStatus.STOPPED, timeout=20, message=pools.logs())
+    # the job honoured the stop; its callback ran past the grace to its end, not killed
+    assert jp.callback_steps(connection, job.id) == ["start", "end"]
+    assert "stopped by request" in job.exc_info
+    assert "did not stop within" not in job.exc_info
+    jp.release(connection, "cbnb")
+    wait_until(lambda: jp.status(neighbour) == JobStatus.FINISHED, timeout=10,
+               message=pools.logs())
+    assert jp.started_pids(connection, "cbnb") == [child]  # run once, in the same child
+    assert jp.runs(connection, neighbour.id) == 1
+    os.kill(child, 0)  # alive
+
+
+def test_a_stop_during_the_success_callback_leaves_the_job_finished(connection, pq, pools):
+    from django_jobqueue import Callback
+    from django_jobqueue.engine import steps
+
+    job = pq.enqueue(jp.noted, job_timeout=120,
+                     on_success=Callback(jp.lingering_callback, timeout=30))
+    pools.start_pool("pcs", 1, 1, "--grace", "1", "--worker-ttl", LONG_TTL)
+    wait_until(lambda: jp.callback_steps(connection, job.id), timeout=20,
+               message=pools.logs())
+    assert steps.stop(connection, [job.id], 60) == ["ok"]  # its function has returned
+    wait_until(lambda: jp.status(job) == JobStatus.FINISHED, timeout=20, message=pools.logs())
+    assert jp.callback_steps(connection, job.id) == ["start", "end"]
+    assert job.return_value() == int(
+        connection.lindex(f"pool:callback:{job.id}", 0).split()[1])  # the same child
+    assert jp.runs(connection, job.id) == 1
+
+
+def test_a_stopped_jobs_callback_past_its_timeout_and_the_grace_leaves_it_stopped(
+        connection, pq, pools):
+    from django_jobqueue import Callback
+    from django_jobqueue.engine import steps
+
+    job = pq.enqueue(jp.held, "cbkill", job_timeout=120,
+                     on_stopped=Callback(jp.stubborn_callback, timeout=1))
+    pools.start_pool("pck", 1, 1, "--grace", "1", "--worker-ttl", LONG_TTL)
+    wait_until(lambda: jp.started_pids(connection, "cbkill"), timeout=20, message=pools.logs())
+    assert steps.stop(connection, [job.id], 60) == ["ok"]
+    wait_until(lambda: jp.status(job) == JobStatus.STOPPED, timeout=20, message=pools.logs())
+    assert jp.callback_steps(connection, job.id) == ["start"]  # the kill ended it
+    assert "its on_stopped callback was still running 1 s past its timeout" in job.exc_info
+    assert "did not stop within" not in job.exc_info
+    assert jp.runs(connection, job.id) == 1
+
+
 def test_a_killed_supervisor_takes_its_children_down(connection, pq, pools):
     job = pq.enqueue(jp.held, "orphan", job_timeout=120)
     proc = pools.start_pool("po", 1, 1, "--worker-ttl", "2")

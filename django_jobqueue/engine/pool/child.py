@@ -54,11 +54,13 @@ class ChildSpec:
 @dataclass(frozen=True)
 class Report:
     """A child's state as its supervisor holds it: per slot whose job's code runs (slot
-    index, job id, queue, attempt, started at, timeout: for the hard limit), per slot holding
-    a job until its outcome is recorded (slot index, job id, queue: for its lease), and its
-    counts. ``done``: the final report of a child that ends as it should."""
+    index, job id, queue, attempt, started at, timeout, what the function ended as: for the
+    hard limit; the timeout grows to cover a running callback's, and a stop request no
+    longer counts once the function ended), per slot holding a job until its outcome is
+    recorded (slot index, job id, queue: for its lease), and its counts. ``done``: the final
+    report of a child that ends as it should."""
 
-    running: tuple[tuple[int, str, str, int, float, float], ...]
+    running: tuple[tuple[int, str, str, int, float, float, str], ...]
     successful: int
     failed: int
     working_time: float
@@ -194,7 +196,7 @@ class _Child:
 
     def _report(self) -> Report:
         running = tuple(
-            (index, r.job_id, r.queue, r.attempt, r.started_at, r.timeout)
+            (index, r.job_id, r.queue, r.attempt, r.started_at, r.timeout, r.ended_as)
             for index, r in ((i, w.running) for i, w in enumerate(self.workers))
             if r is not None)
         held = tuple((i, *w._current) for i, w in enumerate(self.workers) if w._current[0])

@@ -39,6 +39,21 @@ class Killed:
     final: JobStatus  # FAILED (past its timeout: a retry policy applies) or STOPPED
 
 
+def callback_killed(slot: str, job_id: str, queue: str, attempt: int, started: float,
+                     ended_as: str, grace: float, handle: ChildHandle) -> Killed:
+    """A job killed in its callback: a stopped one stays stopped; a success or failure is
+    recorded as a failure by JobTimeoutException (the job's own exception, for a failure,
+    was in the child: its Retry then decides on the timeout)."""
+    text = (f"job {job_id} was killed: its on_{ended_as} callback was still running "
+            f"{grace:g} s past its timeout (pool child {handle.name}, pid {handle.pid})")
+    if ended_as == "stopped":
+        return Killed(slot, job_id, queue, attempt, started,
+                      f"JobStopRequested: job {job_id} was stopped on request; {text}",
+                      JobStatus.STOPPED)
+    return Killed(slot, job_id, queue, attempt, started, f"JobTimeoutException: {text}",
+                  JobStatus.FAILED)
+
+
 @dataclass
 class ChildHandle:
     spec: ChildSpec

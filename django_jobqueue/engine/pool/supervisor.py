@@ -36,7 +36,14 @@ from ..worker.leaving import refuse_a_live_namesake, register_death
 from ..worker.loop import DEFAULT_WORKER_TTL, WORKER_NAME_PATTERN
 from ..worker.outages import LOST_CONNECTION
 from .child import ChildSpec, WorkerFactory
-from .children import ChildHandle, Killed, describe_exit, settle, start_child
+from .children import (
+    ChildHandle,
+    Killed,
+    callback_killed,
+    describe_exit,
+    settle,
+    start_child,
+)
 from .options import MAX_POOL_NAME, PoolOptions
 from .upkeep import PoolKeeper, PoolView
 
@@ -287,15 +294,21 @@ class Supervisor:
             if handle.killed is not None:
                 continue
             killed = []
-            for index, job_id, queue, attempt, started, timeout in handle.report.running:
+            for (index, job_id, queue, attempt, started, timeout,
+                 ended_as) in handle.report.running:
                 slot = handle.slot_name(index)
-                asked = self._stop_asked.get(job_id)
+                # a stop counts while the job's function runs; once it ended (it honoured
+                # the stop, or finished), its callback is bounded by its own timeout alone
+                asked = None if ended_as else self._stop_asked.get(job_id)
                 if asked is not None and clock >= asked + grace:
                     text = (f"JobStopRequested: job {job_id} was killed: it did not stop "
                             f"within {grace:g} s of the request to stop it (pool child "
                             f"{handle.name}, pid {handle.pid})")
                     killed.append(Killed(slot, job_id, queue, attempt, started, text,
                                          JobStatus.STOPPED))
+                elif timeout > 0 and now >= started + timeout + grace and ended_as:
+                    killed.append(callback_killed(slot, job_id, queue, attempt, started,
+                                                  ended_as, grace, handle))
                 elif timeout > 0 and now >= started + timeout + grace:
                     text = (f"JobTimeoutException: job {job_id} was killed after exceeding "
                             f"its timeout of {timeout:g} s (still running {grace:g} s "

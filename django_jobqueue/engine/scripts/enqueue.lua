@@ -64,12 +64,14 @@ for j = 1, count do
       redis.call('DEL', jkey, k_results(id))
       if redis.call('EXISTS', k_dependents(id)) == 1 then
         fields[#fields + 1], fields[#fields + 2] = 'has_dependents', '1'  -- still awaited
-        restore_dependents(id, now)  -- as a requeue does: those its end canceled wait again
       end
     end
     local pending, blocker = '', false
     if deps ~= '' then
       pending, blocker = wait_for(id, deps, string.find(flags, 'a', 1, true) ~= nil)
+    end
+    if status and not blocker and redis.call('EXISTS', k_dependents(id)) == 1 then
+      restore_dependents(id, now)  -- as a requeue does: those its end canceled wait again
     end
     if blocker then
       status = S_CANCELED

@@ -51,12 +51,12 @@ local function record()
   local failure_ttl = failure_ttl_of(ending[1])
   release_unique(ending[2], id, 0)  -- a unique job's key is free again (uniqueness.py)
   redis.call('HSET', jkey, 'status', final)
-  if ending[3] == '1' then  -- its dependents: released (allow_failure) or canceled
-    end_dependents(id, final == S_STOPPED and 'was stopped' or 'failed for good', now)
-  end
   redis.call('ZADD', k_failed(queue), expiry_score(now, failure_ttl), id)
   redis.call('SADD', k_queues(), queue)
   expire_job(id, failure_ttl)
+  if ending[3] == '1' then  -- its dependents (after its own move): released or canceled
+    end_dependents(id, final == S_STOPPED and 'was stopped' or 'failed for good', now)
+  end
   return final, true
 end
 

@@ -21,9 +21,6 @@ if verdict == 'owned' then
     redis.call('HDEL', jkey, 'exc_info')  -- an earlier attempt's failure (a first has none)
   end
   record_result(id, entry, keep)
-  if has_dependents then
-    release_dependents(id, now)
-  end
   if unique_key then
     local window = unique_window(unique_for)
     release_unique(unique_key, id, window)
@@ -35,6 +32,9 @@ if verdict == 'owned' then
     redis.call('ZADD', k_finished(queue), expiry_score(now, ttl), id)
   end
   expire_job(id, ttl)
+  if has_dependents then  -- after its own move: a corrupt dependent cannot undo it
+    release_dependents(id, now)
+  end
 end
 local next_job = false
 if #ARGV > 8 then

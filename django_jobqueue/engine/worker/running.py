@@ -36,6 +36,10 @@ class Running(NamedTuple):
     attempt: int
     started_at: float  # wall clock
     timeout: float  # seconds; <= 0: none
+    #: what the job's function ended as ('success', 'failure', 'stopped'; '' while it runs):
+    #: once it ended only its callback runs, which an operator's stop no longer concerns
+    #: (a pool's supervisor does not kill its child for one)
+    ended_as: str = ""
 
 
 class RunsJobs:
@@ -88,6 +92,8 @@ class RunsJobs:
                 outcome = perform(job, keep_alarm_handler=True)
             finally:
                 self._interruptible = False
+            self.running = self.running._replace(ended_as="success" if outcome.ok else
+                                                 "stopped" if outcome.stopped else "failure")
             outcome = run_callbacks(job, outcome, self._arm_callback)
         self.running = None
         self._pending, outcome = recording(job, outcome, self.name, self.default_result_ttl)
