@@ -83,25 +83,16 @@ def prometheus(request: HttpRequest, site: Any, **_: Any) -> HttpResponse:
         for state, count in counts.by_state():
             lines.append(f'jobqueue_jobs{{queue="{_label(counts.name)}",state="{state}"}} '
                          f"{count}")
-    lines += ["# HELP jobqueue_oldest_job_age_seconds How long the oldest queued job has "
-              "waited (0 when the queue is empty).",
-              "# TYPE jobqueue_oldest_job_age_seconds gauge"]
-    for counts in found.counts:
-        if counts.name not in found.unreachable:
-            lines.append(f'jobqueue_oldest_job_age_seconds{{queue="{_label(counts.name)}"}} '
-                         f"{counts.oldest_age or 0:.3f}")
-    lines += ["# HELP jobqueue_workers Live workers serving a queue.",
-              "# TYPE jobqueue_workers gauge"]
-    for counts in found.counts:
-        if counts.name not in found.unreachable:
-            lines.append(f'jobqueue_workers{{queue="{_label(counts.name)}"}} '
-                         f"{len(counts.workers)}")
-    lines += ["# HELP jobqueue_paused Whether no worker takes from a queue (1) or not (0).",
-              "# TYPE jobqueue_paused gauge"]
-    for counts in found.counts:
-        if counts.name not in found.unreachable:
-            lines.append(f'jobqueue_paused{{queue="{_label(counts.name)}"}} '
-                         f"{int(counts.paused)}")
+    for metric, text, value in (
+        ("jobqueue_oldest_job_age_seconds", "How long the oldest queued job has waited (0 "
+         "when the queue is empty).", lambda c: f"{c.oldest_age or 0:.3f}"),
+        ("jobqueue_workers", "Live workers serving a queue.", lambda c: len(c.workers)),
+        ("jobqueue_paused", "Whether no worker takes from a queue (1) or not (0).",
+         lambda c: int(c.paused)),
+    ):
+        lines += [f"# HELP {metric} {text}", f"# TYPE {metric} gauge"]
+        lines += [f'{metric}{{queue="{_label(c.name)}"}} {value(c)}'
+                  for c in found.counts if c.name not in found.unreachable]
     lines += ["# HELP jobqueue_worker_jobs_total Jobs a live worker has run since it started, "
               "by outcome.", "# TYPE jobqueue_worker_jobs_total counter"]
     # a pool once (its counts include its children's, ended ones' too), not its children

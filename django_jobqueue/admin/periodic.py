@@ -40,8 +40,7 @@ def _row(row: periodic.PeriodicRow, links: Links) -> dict[str, Any]:
         "queue": job.queue, "queue_url": links.queue_if_valid(job.queue),
         "enabled": row.enabled, "scheduled": status is not None,
         "next_run": shown_time(row.next_run),
-        "last_run": shown_time((status.last_tick or status.last_enqueued_at)
-                               if status else None),
+        "last_run": shown_time(row.last_run),
         "last_job": last_job, "last_job_url": links.job_if_valid(job.queue, last_job)
         if last_job else None,
         "last_status": status.last_status if status else None,

@@ -41,6 +41,13 @@ class PeriodicRow:
     def next_run(self) -> datetime | None:
         return self.status.next_run if self.status is not None else None
 
+    @property
+    def last_run(self) -> datetime | None:
+        """The last run's tick (or, for a run now, when it was enqueued)."""
+        if self.status is None:
+            return None
+        return self.status.last_tick or self.status.last_enqueued_at
+
 
 def periodic_rows() -> list[PeriodicRow]:
     """Every periodic job of the settings, with its state: one read per Redis server."""
@@ -61,28 +68,21 @@ def find_periodic(name: str) -> PeriodicJob | None:
 
 def run_now(name: str) -> Fired:
     """Enqueue a run of periodic job ``name`` now (KeyError: no such periodic job)."""
-    job = find_periodic(name)
-    if job is None:
-        raise KeyError(name)
-    runner = periodic_runner_for(job)
-    return runner.run_now(get_queue_client(job), name)
+    job = _defined(name)
+    return PeriodicRunner([job], queue_for=get_queue).run_now(get_connection(job.queue), name)
 
 
 def set_enabled(name: str, enabled: bool) -> bool:
     """Enable or disable ``name`` until its definition changes; False when no worker has
     scheduled it yet (nothing to change)."""
+    return steps.periodic_enable(get_connection(_defined(name).queue), name, enabled)
+
+
+def _defined(name: str) -> PeriodicJob:
     job = find_periodic(name)
     if job is None:
         raise KeyError(name)
-    return steps.periodic_enable(get_queue_client(job), name, enabled)
-
-
-def periodic_runner_for(job: PeriodicJob) -> PeriodicRunner:
-    return PeriodicRunner([job], queue_for=get_queue)
-
-
-def get_queue_client(job: PeriodicJob) -> Any:
-    return get_connection(job.queue)
+    return job
 
 
 def periodic_summary(row: PeriodicRow) -> dict[str, Any]:
@@ -93,7 +93,7 @@ def periodic_summary(row: PeriodicRow) -> dict[str, Any]:
         "cron": row.job.cron, "every": row.job.every, "timezone": row.job.timezone,
         "queue": row.job.queue, "enabled": row.enabled,
         "next_run": _iso(row.next_run) if status else "not scheduled (no worker yet)",
-        "last_run": _iso(status.last_tick or status.last_enqueued_at) if status else None,
+        "last_run": _iso(row.last_run),
         "last_job_id": status.last_job_id if status else None,
         "last_status": status.last_status if status else None,
         "skipped": status.skipped if status else 0,
