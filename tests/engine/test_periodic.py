@@ -180,6 +180,13 @@ def test_a_starting_worker_keeps_an_unchanged_schedule_and_takes_over_a_changed_
     assert statuses["changed"].summary["func"] == FUNC
 
 
+def test_a_new_definition_starts_after_now_with_no_catch_up(connection):
+    job = PeriodicJob("new", FUNC, every=1, queue=QUEUE, overlap=True)
+    before = connection.time()[0]
+    PeriodicRunner([job]).sync(connection)
+    assert next_tick(connection, "new") > before  # never a burst of the last ten seconds
+
+
 def test_a_replaced_definition_starts_after_its_last_run(connection):
     job = PeriodicJob("every", FUNC, every=1, queue=QUEUE, overlap=True)
     runner = schedule(connection, job, T0)

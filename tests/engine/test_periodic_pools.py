@@ -9,6 +9,7 @@ import time
 
 from django_jobqueue.engine import keys
 from tests.engine import jobs_periodic as jpd
+from tests.engine import jobs_pool as jp
 from tests.harness import wait_until
 
 PERIODIC = ("--periodic", "tests.engine.jobs_periodic.EVERY_SECOND")
@@ -22,6 +23,8 @@ def _ran(connection) -> list[tuple[str, int]]:
 def test_three_pools_enqueue_each_tick_once_with_no_gap(connection, pools):
     procs = [pools.start_pool(f"tick{n}", 1, 2, *PERIODIC, queue=jpd.QUEUE)
              for n in range(3)]
+    wait_until(lambda: len(jp.records(connection, "pool")) == 3, timeout=30,
+               message=pools.logs())  # all three up before the counting starts
     wait_until(lambda: len(_ran(connection)) >= 1, timeout=30, message=pools.logs())
     started = time.monotonic()
     wait_until(lambda: len(_ran(connection)) >= 4, timeout=30, message=pools.logs())

@@ -98,9 +98,10 @@ class PeriodicRunner:
         last_ticks = pipe.execute() if self.jobs else []
         entries = []
         for job, last in zip(self.jobs.values(), last_ticks, strict=True):
-            # a replaced definition starts after its last run and within the late window,
-            # so that it neither repeats a tick nor drops one that is due
-            start = max(_number(last), now - self.late_after)
+            # a new definition starts after now; a replaced one after its last run and
+            # within the late window, so that it neither repeats a tick nor drops one due
+            ran = _number(last)
+            start = now if ran == float("-inf") else max(ran, now - self.late_after)
             try:
                 first = job.next_tick(start)
             except (ValueError, KeyError):
