@@ -6,6 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
+from .engine import limits
 from .engine.job import Job
 from .engine.queue import RESERVED_KWARGS
 from .engine.retries import Retry
@@ -42,6 +43,9 @@ def _check_options(options: dict[str, Any]) -> None:
     if {"unique", "unique_for", "unique_key"} & set(options):  # bad values fail here too
         check_options(options.get("unique", False), options.get("unique_for"),
                       options.get("unique_key"))
+    if {"rate_limit", "concurrency_limit", "limit_key"} & set(options):
+        limits.resolve(options.get("rate_limit"), options.get("concurrency_limit"),
+                       options.get("limit_key"))
 
 
 def _wrap(func: Callable, queue_name: str, options: dict[str, Any]) -> Callable:

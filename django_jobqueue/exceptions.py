@@ -5,6 +5,7 @@ from .engine.exceptions import (
     EnqueueError,
     EnqueueInterrupted,
     EnqueueRefused,
+    GroupCompleted,
     InvalidJobId,
     InvalidJobOperation,
     InvalidQueueName,
@@ -14,6 +15,7 @@ from .engine.exceptions import (
     JobTimeoutException,
     MissingDependency,
     NoRedisConnectionException,
+    NoSuchGroupError,
     NoSuchJobError,
     SerializationError,
     ShutdownRequested,
@@ -22,8 +24,8 @@ from .engine.exceptions import (
 
 __all__ = [
     "DeserializationError", "EnqueueError", "EnqueueInterrupted", "EnqueueRefused",
-    "InvalidJobId", "InvalidJobOperation", "InvalidQueueName", "InvalidSignature",
-    "JobQueueError", "JobStopRequested", "JobTimeoutException", "MissingDependency",
-    "NoRedisConnectionException", "NoSuchJobError", "SerializationError", "ShutdownRequested",
-    "StopRequested",
+    "GroupCompleted", "InvalidJobId", "InvalidJobOperation", "InvalidQueueName",
+    "InvalidSignature", "JobQueueError", "JobStopRequested", "JobTimeoutException",
+    "MissingDependency", "NoRedisConnectionException", "NoSuchGroupError", "NoSuchJobError",
+    "SerializationError", "ShutdownRequested", "StopRequested",
 ]

@@ -15,6 +15,7 @@ from .exceptions import (
     EnqueueError,
     EnqueueInterrupted,
     EnqueueRefused,
+    GroupCompleted,
     InvalidJobId,
     InvalidJobOperation,
     InvalidQueueName,
@@ -23,12 +24,15 @@ from .exceptions import (
     JobTimeoutException,
     MissingDependency,
     NoRedisConnectionException,
+    NoSuchGroupError,
     NoSuchJobError,
     SerializationError,
 )
 from .execution import get_current_job
 from .failed_queue import FailedQueue, get_failed_queue
+from .groups import Group
 from .job import Job
+from .limits import RateLimit
 from .periodic import PeriodicJob
 from .queue import Queue
 from .registry import (
@@ -49,11 +53,12 @@ __all__ = [
     "Callback", "CanceledJobRegistry", "Chain", "Connection", "DeferredJobRegistry",
     "Dependency",
     "DeserializationError", "EnqueueError", "EnqueueInterrupted", "EnqueueRefused",
-    "FailedJobRegistry", "FailedQueue", "FinishedJobRegistry", "InvalidJobId",
+    "FailedJobRegistry", "FailedQueue", "FinishedJobRegistry", "Group", "GroupCompleted",
+    "InvalidJobId",
     "InvalidJobOperation", "InvalidQueueName", "InvalidSignature", "JSONSerializer", "Job",
     "JobQueueError", "JobStatus", "JobTimeoutException", "MissingDependency",
-    "NoRedisConnectionException", "NoSuchJobError", "PeriodicJob", "PickleSerializer",
-    "Queue", "Result",
+    "NoRedisConnectionException", "NoSuchGroupError", "NoSuchJobError", "PeriodicJob",
+    "PickleSerializer", "Queue", "RateLimit", "Result",
     "Retry", "RetryLater", "ScheduledJobRegistry", "SerializationError", "SimpleWorker",
     "StartedJobRegistry", "Worker", "WorkerInfo", "WorkerState", "get_current_connection",
     "chain", "get_current_job", "get_failed_queue", "pop_connection", "push_connection",

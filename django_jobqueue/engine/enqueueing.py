@@ -11,12 +11,20 @@ from typing import TYPE_CHECKING, Any
 from redis.exceptions import ResponseError
 
 from . import scripts, uniqueness
-from .exceptions import EnqueueInterrupted, EnqueueRefused, MissingDependency
+from .exceptions import (
+    EnqueueInterrupted,
+    EnqueueRefused,
+    GroupCompleted,
+    MissingDependency,
+    NoSuchGroupError,
+)
 from .utils import decode
 
 if TYPE_CHECKING:
     from .job import Job
 
+#: the replies of a batch the script refused without writing any of it
+REFUSALS = ("missing-dependency", "missing-group", "group-completed")
 #: jobs per script call inside one enqueue_many round trip
 BATCH = 500
 
@@ -28,7 +36,8 @@ def chunked(jobs: list[tuple[Job, bool]]) -> list[list[tuple[Job, bool]]]:
 def packed(chunk: list[tuple[Job, bool]], due: float | None, queue_name: str) -> list[bytes]:
     """The enqueue script's job arguments for a batch, one packed argument per job: id,
     flags, ttl, due, dependencies, priority, then the hash's field/value pairs (a unique
-    job's uniqueness fields first, flag 'u'; flag 'a': its dependencies may fail)."""
+    job's uniqueness fields first, flag 'u'; flag 'a': its dependencies may fail; 'g': it
+    joins a group; 'l': it has a limit)."""
     packed = []
     due_text = "" if due is None else f"{due:.6f}"
     for job, at_front in chunk:
@@ -41,6 +50,10 @@ def packed(chunk: list[tuple[Job, bool]], due: float | None, queue_name: str) ->
         flags = ("f" if at_front else "") + ("n" if job.fresh_id else "") + ("u" if unique else "")
         if job.allow_dependency_failures:
             flags += "a"  # (enqueue.lua: a dependency that ended badly is met)
+        if job.group_id:
+            flags += "g"  # it joins its group (groups.py)
+        if job.limit_key:
+            flags += "l"  # its limit is recorded (limits.py)
         job.fresh_id = False  # sent: enqueuing this Job again checks for a duplicate
         packed.append(scripts.pack_fields([
             job_id, flags, job.ttl or 0, due_text, ",".join(job.dependency_ids),
@@ -90,7 +103,7 @@ def interrupted(chunks: list[list[tuple[Job, bool]]],
             continue
         reply = exc.replies[n]
         if reply is None or (not isinstance(reply, Exception)
-                             and decode(reply[0]) == "missing-dependency"):
+                             and decode(reply[0]) in REFUSALS):
             not_enqueued.extend(ids)
         elif isinstance(reply, Exception):
             unknown.extend(ids)
@@ -109,6 +122,14 @@ def raise_for_refused(chunks: list[list[tuple[Job, bool]]], replies: list[Any]) 
     """A batch answered with an error (it may be partly stored) or with a missing
     dependency (it is not stored): raise, saying which jobs are stored."""
     errors = [n for n, reply in enumerate(replies) if isinstance(reply, ResponseError)]
+    for n, reply in enumerate(replies):
+        if n not in errors and decode(reply[0]) in ("missing-group", "group-completed"):
+            job_id, group = decode(reply[1]), decode(reply[2])
+            if decode(reply[0]) == "missing-group":
+                raise NoSuchGroupError(f"No such group: {group} (job {job_id} was not "
+                                       "stored: create the group with Group.create first)")
+            raise GroupCompleted(f"Group {group} has completed (its callbacks ran): job "
+                                 f"{job_id} was not stored; enqueue into a new group")
     missing = [n for n, reply in enumerate(replies)
                if n not in errors and decode(reply[0]) == "missing-dependency"]
     if not errors and not missing:

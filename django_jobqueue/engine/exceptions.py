@@ -20,6 +20,17 @@ class NoSuchJobError(JobQueueError, KeyError):
         return str(self.args[0]) if self.args else "No such job"
 
 
+class NoSuchGroupError(JobQueueError, KeyError):
+    """A group name was looked up (or enqueued into) that Redis does not hold."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "No such group"
+
+
+class GroupCompleted(JobQueueError):
+    """Jobs were enqueued into a group whose callbacks ran already (nothing was stored)."""
+
+
 class InvalidJobOperation(JobQueueError):
     """An operation does not fit the job's current status (e.g. requeueing a finished job)."""
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from . import callbacks, dependencies, keys, retries, steps
+from . import callbacks, dependencies, keys, limits, retries, steps
 from .calls import (
     Retry,
     explain_unserializable,
@@ -102,6 +102,11 @@ class Job(callbacks.JobCallbacks, dependencies.JobDependencies):
     #: the periodic job this job is a run of, and the tick it was enqueued for
     periodic: str | None = None
     tick_at: datetime | None = None
+    #: the group it belongs to (groups.py) and its limit (limits.py)
+    group_id: str | None = None
+    limit_key: str | None = None
+    limit_rate: str | None = None
+    limit_concurrency: int | None = None
     serializer_name: str | None = None
 
     def __init__(self, id: str | None = None, connection: Redis | None = None, serializer=None):
@@ -137,6 +142,9 @@ class Job(callbacks.JobCallbacks, dependencies.JobDependencies):
         unique: bool = False,
         unique_for: Any = None,
         unique_key: str | None = None,
+        rate_limit: Any = None,
+        concurrency_limit: Any = None,
+        limit_key: str | None = None,
     ) -> Job:
         """Build a job in memory (nothing is written until ``save()`` or an enqueue)."""
         if args is None:
@@ -174,6 +182,7 @@ class Job(callbacks.JobCallbacks, dependencies.JobDependencies):
         dependencies.set_dependencies(job, depends_on)
         if unique is not False or unique_for is not None or unique_key is not None:
             configure(job, unique, unique_for, unique_key)
+        limits.configure(job, limits.resolve(rate_limit, concurrency_limit, limit_key))
         return job
 
     def set_retry(self, retry: Retry) -> None:
@@ -373,6 +382,9 @@ class Job(callbacks.JobCallbacks, dependencies.JobDependencies):
         if self.retry_max:
             fields += retries.stored_fields(self)
         fields += dependencies.stored_fields(self)
+        fields += limits.stored_fields(self)
+        if self.group_id:
+            fields += ["group", self.group_id]
         if self.serializer is not resolve_serializer(None):
             fields += ["serializer", serializer_path(self.serializer)]
         if self.on_worker_lost != "requeue":

@@ -37,6 +37,13 @@ LAYOUT: dict[str, str] = {
     "canceled": "canceled:{}",  # zset: job id -> expiry
     "periodics": "periodics",  # zset: periodic job name -> its next tick (epoch seconds)
     "periodic": "periodic:{}",  # hash: one periodic job's definition digest and last runs
+    "groups": "groups",  # zset: group name -> time created (groups.py)
+    "group": "group:{}",  # hash: one group's counts, callbacks and queue
+    "group_jobs": "group_jobs:{}",  # zset: a group's job ids, in enqueue order
+    "limits": "limits",  # hash: limit key -> its definition, as last enqueued (limits.py)
+    "limit_starts": "limit_starts:{}",  # zset: a rate limit's starts in its window
+    "limit_running": "limit_running:{}",  # set: ids of the jobs holding a concurrency slot
+    "limit_waiting": "limit_waiting:{}",  # zset: job id -> when it is tried again
 }
 
 DEFAULT_PREFIX = "jq:"
@@ -122,6 +129,34 @@ def periodics() -> str:
 
 def periodic(name: str) -> str:
     return _prefix + _HEAD["periodic"] + name
+
+
+def groups() -> str:
+    return _prefix + _HEAD["groups"]
+
+
+def group(name: str) -> str:
+    return _prefix + _HEAD["group"] + name
+
+
+def group_jobs(name: str) -> str:
+    return _prefix + _HEAD["group_jobs"] + name
+
+
+def limits() -> str:
+    return _prefix + _HEAD["limits"]
+
+
+def limit_starts(key: str) -> str:
+    return _prefix + _HEAD["limit_starts"] + key
+
+
+def limit_running(key: str) -> str:
+    return _prefix + _HEAD["limit_running"] + key
+
+
+def limit_waiting(key: str) -> str:
+    return _prefix + _HEAD["limit_waiting"] + key
 
 
 def registry(kind: str, queue_name: str) -> str:

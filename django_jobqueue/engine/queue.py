@@ -5,14 +5,16 @@ from __future__ import annotations
 import os
 import re
 import socket
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import enqueueing, keys, pausing, registry, scripts, steps
+from . import enqueueing, keys, limits, pausing, registry, scripts, steps
 from .connections import check_client, resolve_connection
 from .exceptions import InvalidQueueName, NoSuchJobError
 from .inline import run_inline
 from .job import Job, Retry
+from .limits import RateLimit
 from .registry import (
     CanceledJobRegistry,
     DeferredJobRegistry,
@@ -36,6 +38,7 @@ RESERVED_KWARGS = (
     "job_timeout", "timeout", "result_ttl", "ttl", "failure_ttl", "job_id", "description",
     "at_front", "priority", "meta", "retry", "depends_on", "on_success", "on_failure",
     "on_stopped", "on_worker_lost", "pipeline", "unique", "unique_for", "unique_key",
+    "rate_limit", "concurrency_limit", "limit_key",
 )
 #: RQ's keyword arguments that have no meaning here (accepted, ignored)
 RQ_IGNORED = frozenset({"death_penalty_class"})
@@ -64,6 +67,9 @@ class EnqueueData(NamedTuple):
     unique_for: Any = None
     unique_key: str | None = None
     on_stopped: Any = None
+    rate_limit: Any = None
+    concurrency_limit: Any = None
+    limit_key: str | None = None
 
 
 class Queue:
@@ -81,6 +87,7 @@ class Queue:
         serializer: Any = None,
         job_class: type[Job] | None = None,
         default_retry: Retry | None = None,
+        default_limit: RateLimit | None = None,
         **rq_options: Any,
     ) -> None:
         refuse_unknown("Queue", rq_options, RQ_IGNORED)
@@ -94,6 +101,10 @@ class Queue:
             raise TypeError(f"default_retry must be a Retry(...), not {default_retry!r}")
         #: the Retry of jobs enqueued here without retry=
         self.default_retry = default_retry
+        if default_limit is not None and not isinstance(default_limit, RateLimit):
+            raise TypeError(f"default_limit must be a RateLimit(...), not {default_limit!r}")
+        #: the limit of jobs enqueued here without one of their own (limits.py)
+        self.default_limit = default_limit
         self._is_async = is_async
         self.serializer = resolve_serializer(serializer)
         if job_class is not None:
@@ -178,6 +189,9 @@ class Queue:
         unique: bool = False,
         unique_for: Any = None,
         unique_key: str | None = None,
+        rate_limit: Any = None,
+        concurrency_limit: Any = None,
+        limit_key: str | None = None,
         _due: float | None = None,
     ) -> Job:
         job = self.create_job(
@@ -186,7 +200,8 @@ class Queue:
             description=description, depends_on=depends_on, job_id=job_id, meta=meta,
             retry=retry, on_success=on_success, on_failure=on_failure, on_stopped=on_stopped,
             priority=priority, on_worker_lost=on_worker_lost, unique=unique, unique_for=unique_for,
-            unique_key=unique_key,
+            unique_key=unique_key, rate_limit=rate_limit, concurrency_limit=concurrency_limit,
+            limit_key=limit_key,
         )
         return self._enqueue_jobs([(job, at_front)], due=_due, pipeline=pipeline)[0]
 
@@ -210,6 +225,8 @@ class Queue:
             job.timeout = self.default_timeout
         if self.default_retry is not None and not job.retry_max:
             job.set_retry(self.default_retry)
+        if self.default_limit is not None and not job.limit_key:
+            limits.configure(job, self.default_limit)
         return job
 
     def enqueue_job(self, job: Job, at_front: bool = False, pipeline: Any = None) -> Job:
@@ -248,14 +265,22 @@ class Queue:
         unique_for: Any = None,
         unique_key: str | None = None,
         on_stopped: Any = None,
+        rate_limit: Any = None,
+        concurrency_limit: Any = None,
+        limit_key: str | None = None,
     ) -> EnqueueData:
         return EnqueueData(func, args, kwargs, timeout, result_ttl, ttl, failure_ttl,
                            description, job_id, at_front, meta, retry, on_success, on_failure,
-                           priority, depends_on, unique, unique_for, unique_key, on_stopped)
+                           priority, depends_on, unique, unique_for, unique_key, on_stopped,
+                           rate_limit, concurrency_limit, limit_key)
 
     def enqueue_many(self, job_datas: list[EnqueueData], pipeline: Any = None) -> list[Job]:
         """Enqueue a batch in one round trip; every job is built (and checked) first."""
-        jobs = [
+        return self._enqueue_jobs(self.build_jobs(job_datas), pipeline=pipeline)
+
+    def build_jobs(self, job_datas: Sequence[EnqueueData]) -> list[tuple[Job, bool]]:
+        """(job, at_front) for each prepared job (Queue.prepare_data), checked, unsent."""
+        return [
             (self.create_job(
                 d.func, args=d.args, kwargs=d.kwargs, timeout=d.timeout, job_id=d.job_id,
                 result_ttl=d.result_ttl, ttl=d.ttl, failure_ttl=d.failure_ttl,
@@ -263,11 +288,11 @@ class Queue:
                 on_success=d.on_success, on_failure=d.on_failure, on_stopped=d.on_stopped,
                 priority=d.priority,
                 depends_on=d.depends_on, unique=d.unique, unique_for=d.unique_for,
-                unique_key=d.unique_key,
+                unique_key=d.unique_key, rate_limit=d.rate_limit,
+                concurrency_limit=d.concurrency_limit, limit_key=d.limit_key,
             ), d.at_front)
             for d in job_datas
         ]
-        return self._enqueue_jobs(jobs, pipeline=pipeline)
 
     def _enqueue_jobs(self, jobs: list[tuple[Job, bool]], due: float | None = None,
                       pipeline: Any = None) -> list[Job]:

@@ -40,11 +40,16 @@ def library_blocks(source: str) -> list[tuple[str, str]]:
     return [(name, text.rstrip()) for name, text in blocks]
 
 
+#: shared files that others use, loaded first in this order (the rest by name)
+_FIRST = {"_lib.lua": 0, "_groups.lua": 1, "_limits.lua": 2}
+
+
 def _library() -> list[tuple[str, str]]:
     """Definitions a script may use, in dependency order: the state machine's constants,
-    the key builders, then the blocks of the shared ``_*.lua`` files (``_lib.lua`` first)."""
+    the key builders, then the blocks of the shared ``_*.lua`` files (``_FIRST``, then by name)."""
     defs = states.lua_definitions() + keys.lua_definitions()
-    for path in sorted(_DIR.glob("_*.lua"), key=lambda p: (p.name != "_lib.lua", p.name)):
+    for path in sorted(_DIR.glob("_*.lua"), key=lambda p: (_FIRST.get(p.name, len(_FIRST)),
+                                                              p.name)):
         defs += library_blocks(path.read_text())
     return defs
 

@@ -100,6 +100,13 @@ MOVES: dict[str, Move] = {m.name: m for m in (
           ("queued", "scheduled", "deferred", "started", "canceled"),
           "enqueue.lua; a job of another status with the same id is a duplicate (kept)"),
     _move("take", ("queued",), ("started",), "_take.lua: the worker's next job"),
+    _move("wait_for_limit", ("queued",), ("scheduled",),
+          "_take.lua / _limits.lua: over its rate or concurrency limit, it waits (no attempt)"),
+    _move("limit_slot_freed", ("scheduled",), ("queued",),
+          "_limits.lua limit_free, in finish/fail/recover.lua: a concurrency slot freed"),
+    _move("group_callback", (None,), ("queued",),
+          "_groups.lua complete_group: the step that ends a group's last job enqueues its "
+          "callbacks"),
     # a job recovered after its lease lapsed (queued) may still be recorded by the worker
     # that ran it, until another one takes it (claim, in _take.lua)
     _move("finish", ("started", "queued"), ("finished",), "finish.lua"),

@@ -305,7 +305,14 @@ def resume_queue(client: Redis, queue: str) -> bool:
     return bool(_run(client, "resume", [queue]))
 
 
+def create_group(client: Redis, name: str, ttl: int, callbacks: Sequence[Any]) -> str:
+    """group_create.lua: 'ok', or 'exists' when a group has the name (nothing changed)."""
+    return decode(_run(client, "group_create", [name, ttl, *callbacks]))
+
+
 def _per_id(client: Redis, name: str, batches: list[list[Any]]) -> list[Any]:
+    if not batches:
+        return []
     if len(batches) == 1:
         return [_run(client, name, batches[0])]
     replies = _stream(client, name, batches)

@@ -91,7 +91,7 @@ def get_queue(name: str = "default", *, default_timeout: Any = None,
         serializer=options.serializer if serializer is None else serializer,
         default_result_ttl=options.default_result_ttl,
         default_failure_ttl=options.default_failure_ttl,
-        default_retry=options.default_retry,
+        default_retry=options.default_retry, default_limit=options.default_limit,
         commit_mode=config.commit_mode,
     )
 

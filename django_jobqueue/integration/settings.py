@@ -29,15 +29,20 @@ from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
 
 from ..engine.keys import DEFAULT_PREFIX
+from ..engine.limits import RateLimit
 from ..engine.periodic import PeriodicJob
 from ..engine.queue import QUEUE_NAME_PATTERN
 from ..engine.retries import Retry
 from ..engine.serializers import resolve_serializer
 from ..engine.utils import parse_duration
+from .limit_settings import LIMIT_HINT, parse_limit
 from .periodic_settings import parse_periodic
+from .problems import SettingsProblem
+from .problems import add as _add
+from .problems import first_blocking as _first_blocking
+from .problems import names as _names
 from .retry_settings import RETRY_HINT, parse_retry
 
 DEFAULT_URL = "redis://localhost:6379/0"
@@ -51,7 +56,8 @@ CONNECTION_KINDS = ("URL", "HOST", "SENTINELS", "USE_REDIS_CACHE", "EMBEDDED")
 CONNECTION_KEYS = frozenset({*CONNECTION_KINDS, "PORT", "DB", "USERNAME", "PASSWORD", "SSL",
                              "OPTIONS", "MASTER_NAME", "SENTINEL_OPTIONS"})
 QUEUE_KEYS = frozenset({"CONNECTION", "DEFAULT_TIMEOUT", "DEFAULT_RESULT_TTL",
-                        "DEFAULT_FAILURE_TTL", "SERIALIZER", "ASYNC", "RETRY"})
+                        "DEFAULT_FAILURE_TTL", "SERIALIZER", "ASYNC", "RETRY", "RATE_LIMIT",
+                        "CONCURRENCY_LIMIT", "LIMIT_KEY"})
 COMMIT_MODES = ("on_commit", "immediate")
 URL_SCHEMES = ("redis", "rediss", "unix")
 ConnectionKind = Literal["url", "host", "sentinel", "cache", "embedded"]
@@ -61,21 +67,6 @@ KIND_PRECEDENCE: tuple[tuple[str, ConnectionKind], ...] = (
     ("EMBEDDED", "embedded"),
 )
 _NO_OPTIONS: Mapping[str, Any] = MappingProxyType({})
-
-
-@dataclass(frozen=True)
-class SettingsProblem:
-    """Something wrong with JOBQUEUE. ``manage.py check`` reports it as
-    ``django_jobqueue.<code>``; a ``blocking`` one also makes the part it breaks raise
-    ImproperlyConfigured when used (a non-blocking one, e.g. an unknown key, is ignored)."""
-
-    code: str
-    message: str
-    hint: str
-    blocking: bool = True
-
-    def error(self) -> ImproperlyConfigured:
-        return ImproperlyConfigured(f"{self.message} {self.hint} (django_jobqueue.{self.code})")
 
 
 class UnknownName(KeyError):
@@ -167,8 +158,10 @@ class QueueSettings:
     #: as given: None (pickle), an alias, a dotted path or an object
     serializer: Any = None
     is_async: bool = True
-    #: the Retry of jobs enqueued without retry= (RETRY, retry_settings.py)
+    #: the Retry of jobs enqueued without retry= (RETRY, retry_settings.py) and the limit of
+    #: those without one (RATE_LIMIT, CONCURRENCY_LIMIT, LIMIT_KEY: limit_settings.py)
     default_retry: Retry | None = None
+    default_limit: RateLimit | None = None
     #: what makes this queue unusable, if anything
     problem: SettingsProblem | None = None
 
@@ -408,6 +401,9 @@ def _parse_queue(name: Any, given: Any, connections: Mapping[str, Any] | None,
     retry, wrong = parse_retry(given["RETRY"]) if given.get("RETRY") is not None else (None, None)
     if wrong:
         _add(mine, "E030", f"{where} RETRY {wrong}.", RETRY_HINT)
+    limit, wrong = parse_limit(given, str(name))
+    if wrong:
+        _add(mine, "E031", f"{where} {wrong}.", LIMIT_HINT)
     problems.extend(mine)
     return QueueSettings(
         name=str(name), connection=str(connection),
@@ -415,7 +411,7 @@ def _parse_queue(name: Any, given: Any, connections: Mapping[str, Any] | None,
         default_result_ttl=given.get("DEFAULT_RESULT_TTL"),
         default_failure_ttl=given.get("DEFAULT_FAILURE_TTL"),
         serializer=given.get("SERIALIZER"), is_async=bool(given.get("ASYNC", True)),
-        default_retry=retry, problem=_first_blocking(mine),
+        default_retry=retry, default_limit=limit, problem=_first_blocking(mine),
     )
 
 
@@ -479,19 +475,3 @@ def _text(value: Any) -> str | None:
 
 def _signing_key(given: Any) -> str:
     return given or "django-jobqueue:" + str(settings.SECRET_KEY)
-
-
-def _add(problems: list[SettingsProblem], code: str, message: str, hint: str,
-         ) -> SettingsProblem:
-    """Note a blocking problem; returns it."""
-    problem = SettingsProblem(code, message, hint)
-    problems.append(problem)
-    return problem
-
-
-def _first_blocking(problems: list[SettingsProblem]) -> SettingsProblem | None:
-    return next((p for p in problems if p.blocking), None)
-
-
-def _names(names: Iterable[Any]) -> str:
-    return ", ".join(sorted(str(n) for n in names))

@@ -35,7 +35,7 @@ end
 -- The fields of a deferred dependent that deciding its fate reads.
 local DEPENDENT_FIELDS = {'status', 'dependencies_pending', 'origin', 'due_at',
   'allow_dependency_failures', 'enqueue_at_front', 'failure_ttl', 'unique_key',
-  'canceled_by', 'ttl'}
+  'canceled_by', 'ttl', 'group'}
 
 -- The members of a set, or of a job's fields: {} / false when the key is corrupt (not a
 -- set / hash), so that one bad key never makes a parent's step fail half-way.
@@ -183,6 +183,7 @@ local function end_dependents(root, why, now)
           redis.call('ZADD', k_canceled(f[3]), expiry_score(now, ttl), dep)
           expire_job(dep, ttl)
           release_unique(f[8], dep, 0)
+          group_move(f[11], S_DEFERRED, S_CANCELED, now)
           canceled = canceled + 1
           frontier[#frontier + 1] = dep
         end
@@ -274,6 +275,7 @@ local function restore_dependents(root, now)
             redis.call('SET', k_unique(f[8]), dep)
           end
         end
+        group_move(f[11], S_CANCELED, S_DEFERRED, now)
         if #pending == 0 then  -- nothing left to wait for: released now
           f[2] = ''
           release_one(dep, '', f, now)

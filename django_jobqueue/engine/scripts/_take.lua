@@ -8,12 +8,12 @@
 -- 'recorded': this attempt's outcome is in already, 'missing': the job is gone (a finish
 -- with result_ttl 0 deletes it), 'lost': it is no longer this worker's), whether the job
 -- has dependents and, when owned, its unique_key and unique_for (uniqueness.py; nil for a
--- job that is not unique). A job whose lease lapsed and that recovery put back on its queue
+-- job that is not unique), its group and its limit key (nil when none). A job whose lease lapsed and that recovery put back on its queue
 -- is still owned until another worker takes it (it leaves the queue here, so it does not run
 -- twice).
 local function claim(jkey, id, queue, worker, attempt)
   local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'has_dependents', 'attempts',
-    'recorded_attempt', 'unique_key', 'unique_for')
+    'recorded_attempt', 'unique_key', 'unique_for', 'group', 'limit_key')
   if not f[1] and not f[2] then
     return 'missing', false
   end
@@ -23,18 +23,21 @@ local function claim(jkey, id, queue, worker, attempt)
   if f[5] == attempt then
     return 'recorded', false
   end
-  if f[1] == S_STARTED then
-    return 'owned', f[3] == '1', f[6], f[7]
-  end
-  if f[1] == S_QUEUED and redis.call('ZREM', k_queue(queue), id) == 1 then
-    return 'owned', f[3] == '1', f[6], f[7]
+  if f[1] == S_STARTED or (f[1] == S_QUEUED and redis.call('ZREM', k_queue(queue), id) == 1) then
+    return 'owned', f[3] == '1', f[6], f[7], f[8], f[9]
   end
   return 'lost', false
 end
 
+-- Jobs over their limit one take moves to the scheduled registry at most.
+local LIMIT_PARKED_MAX = 100
+
 -- Take the next job for `worker` from the queues named in ARGV[first..] (in priority order)
 -- and record it as started by that worker with a lease, all in this one step. A paused
--- queue is passed over (its jobs stay queued; see pausing.py).
+-- queue is passed over (its jobs stay queued; see pausing.py). A job over its rate or
+-- concurrency limit waits in the scheduled registry (_limits.lua) and the take goes on with
+-- the next job; after LIMIT_PARKED_MAX such jobs it takes nothing (leaving a wake-up token:
+-- the worker takes again at once), so that one call never holds Redis for long.
 -- The worker record's `current_job` says what the worker holds: when that job is still
 -- started under this worker, a previous call took it and its reply was lost: that job is
 -- handed over again (with a fresh lease) instead of a new one. `just_recorded` is the job
@@ -58,6 +61,7 @@ local function take_next(worker, lease, first, now, just_recorded)
   if type(paused) ~= 'table' or paused.err then
     paused = {}
   end
+  local parked = 0
   for qi = first, #ARGV do
     local queue = ARGV[qi]
     local qkey = k_queue(queue)
@@ -70,17 +74,34 @@ local function take_next(worker, lease, first, now, just_recorded)
       local jkey = k_job(id)
       local flat = redis.call('HGETALL', jkey)
       -- a job whose ttl ran out while queued has no hash any more: dropped, never run
-      if #flat > 0 then
-        local attempts, has_ttl, token = 1, false, nil
-        for i = 1, #flat, 2 do
-          if flat[i] == 'attempts' then
-            attempts = (tonumber(flat[i + 1]) or 0) + 1  -- a corrupt count starts again
-          elseif flat[i] == 'ttl' then
-            has_ttl = true
-          elseif flat[i] == 'unique_key' then
-            token = flat[i + 1]
+      local attempts, has_ttl, token, limited = 1, false, nil, false
+      for i = 1, #flat, 2 do
+        local name = flat[i]
+        if name == 'attempts' then
+          attempts = (tonumber(flat[i + 1]) or 0) + 1  -- a corrupt count starts again
+        elseif name == 'ttl' then
+          has_ttl = true
+        elseif name == 'unique_key' then
+          token = flat[i + 1]
+        elseif name == 'limit_key' then
+          limited = true
+        end
+      end
+      local admitted = #flat > 0
+      if limited then
+        local key, count, period, slots = limit_of(flat)
+        local due
+        admitted, due = limit_admit(key, count, period, slots, id, now)
+        if not admitted then
+          limit_park(key, id, jkey, queue, due, now)
+          parked = parked + 1
+          if parked >= LIMIT_PARKED_MAX then
+            notify(queue)
+            break
           end
         end
+      end
+      if admitted then
         local started = fmt(now)
         redis.call('HSET', jkey, 'status', S_STARTED, 'started_at', started, 'worker_name',
           worker, 'attempts', attempts)
@@ -105,6 +126,9 @@ local function take_next(worker, lease, first, now, just_recorded)
         flat[n + 7], flat[n + 8] = 'attempts', tostring(attempts)
         return {queue, id, pack_fields(flat), more and 1 or 0}
       end
+    end
+    if parked >= LIMIT_PARKED_MAX then
+      break
     end
   end
   if held and held ~= '' then

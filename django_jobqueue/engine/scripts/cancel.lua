@@ -1,11 +1,11 @@
 -- Cancel a job that has not started: queue/scheduled/deferred -> canceled registry (a unique
 -- job's uniqueness key is free again; its dependents are released or canceled, in this
--- step: end_dependents).
+-- step: end_dependents; it counts as ended in its group: group_move).
 -- ARGV: prefix, id. Returns 'ok', 'missing' or 'status:<status>'.
 local id = ARGV[2]
 local jkey = k_job(id)
 local f = redis.call('HMGET', jkey, 'status', 'origin', 'failure_ttl', 'unique_key',
-  'has_dependents')
+  'has_dependents', 'group')
 if not f[1] then
   return 'missing'
 end
@@ -22,4 +22,5 @@ expire_job(id, ttl)
 if f[5] == '1' then
   end_dependents(id, 'was canceled', now)
 end
+group_move(f[6], f[1], S_CANCELED, now)
 return 'ok'

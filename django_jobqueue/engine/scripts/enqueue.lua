@@ -1,7 +1,8 @@
 -- Enqueue a batch of jobs onto one queue in one atomic step.
 -- ARGV: prefix, queue, count, inline worker, inline lease, jobs... (one packed argument per
 --       job: id, flags ('f': at front, 'n': an id just made up, so no duplicate check, 'u':
---       unique, 'a': its dependencies may fail), ttl, due ('' or epoch seconds), dependency
+--       unique, 'a': its dependencies may fail, 'g': it joins its `group`, 'l': it has a
+--       limit), ttl, due ('' or epoch seconds), dependency
 --       ids (comma list), priority, then field/value pairs of the job's hash, a unique
 --       job's starting 'unique_key', token, 'unique_for', seconds).
 -- An inline worker name (is_async=False queues) records each job as started by that caller,
@@ -13,16 +14,38 @@
 -- dependency restores it.
 -- A unique job whose token a job holds (see unique_holder; an earlier job of the same batch
 -- too) is not written: its outcome names that job. Otherwise the job takes the token's key.
+-- A job of a group joins it (groups.py: counted, listed): the group must exist and not have
+-- completed, or nothing of the batch is written. A job with a limit records its limit's
+-- definition in the `limits` hash (limits.py; the admin lists them).
 -- Returns {now, outcome per job: queued | started | scheduled | deferred | canceled |
 -- duplicate (of the job with its id) | duplicate:<id> (of the job holding its token)}, or
--- {'missing-dependency', job id, dependency id}.
+-- {'missing-dependency', job id, dependency id}, or {'missing-group' | 'group-completed',
+-- job id, group}.
 local queue, count = ARGV[2], tonumber(ARGV[3])
 local inline, inline_lease = ARGV[4], tonumber(ARGV[5])
 
-local items, batch_ids = {}, {}
+-- The value of field `name` among a packed job's field/value pairs (from its 7th entry).
+local function item_field(item, name)
+  for k = 7, #item - 1, 2 do
+    if item[k] == name then
+      return item[k + 1]
+    end
+  end
+  return nil
+end
+
+local items, batch_ids, groups = {}, {}, {}
 for j = 1, count do
   items[j] = unpack_fields(ARGV[5 + j])
   batch_ids[items[j][1]] = true
+  if string.find(items[j][2], 'g', 1, true) then
+    local group = item_field(items[j], 'group')
+    local refused = group and group_refuses(group)
+    if refused then
+      return {refused, items[j][1], group}
+    end
+    groups[j] = group
+  end
 end
 for j = 1, count do
   for dep in string.gmatch(items[j][5], '[^,]+') do
@@ -123,6 +146,14 @@ for j = 1, count do
       end
     elseif token then
       redis.call('SET', k_unique(token), id)
+    end
+    if groups[j] then
+      group_join(groups[j], id, queue, status, now)
+    end
+    if string.find(flags, 'l', 1, true) then
+      local key = item_field(item, 'limit_key')
+      redis.call('HSET', k_limits(), key, (item_field(item, 'limit_rate') or '') .. ';'
+        .. (item_field(item, 'limit_concurrency') or ''))
     end
     out[j + 1] = status
   end

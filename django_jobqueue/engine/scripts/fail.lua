@@ -1,5 +1,6 @@
 -- Record a job's failure: retry it (queue or schedule) or move it to the failed registry
--- (its dependents then released or canceled: end_dependents in _dependencies.lua);
+-- (its dependents then released or canceled: end_dependents in _dependencies.lua; it counts
+-- as ended in its group: group_move); a running job's concurrency slot is freed;
 -- then, when queue names follow, take the worker's next job in the same step. Sent again as
 -- it is after a lost reply, it records nothing twice (claim, in _take.lua).
 -- ARGV: prefix, id, queue, worker ('' = quarantine: from wherever the job is), attempt,
@@ -18,17 +19,20 @@ local function record()
   if redis.call('EXISTS', jkey) == 0 then
     return 'missing', false
   end
+  local old = S_STARTED
   if worker == '' then
-    if redis.call('HGET', jkey, 'status') == S_STARTED then
+    old = redis.call('HGET', jkey, 'status')
+    if old == S_STARTED then
       return 'status:' .. S_STARTED, false  -- a running job is its worker's to record
     end
     remove_everywhere(queue, id)
   else
-    local verdict = claim(jkey, id, queue, worker, attempt)
+    local verdict, _, _, _, _, limit_key = claim(jkey, id, queue, worker, attempt)
     if verdict ~= 'owned' then
       return verdict, false
     end
     redis.call('ZREM', k_started(queue), id)
+    limit_free(limit_key, id, now)
   end
   -- recorded_attempt before a retry takes the job again ('' for a quarantine: no attempt)
   redis.call('HSET', jkey, 'exc_info', exc_info, 'ended_at', fmt(now), 'recorded_attempt',
@@ -47,7 +51,8 @@ local function record()
       return S_QUEUED, true
     end
   end
-  local ending = redis.call('HMGET', jkey, 'failure_ttl', 'unique_key', 'has_dependents')
+  local ending = redis.call('HMGET', jkey, 'failure_ttl', 'unique_key', 'has_dependents',
+    'group')
   local failure_ttl = failure_ttl_of(ending[1])
   release_unique(ending[2], id, 0)  -- a unique job's key is free again (uniqueness.py)
   redis.call('HSET', jkey, 'status', final)
@@ -57,6 +62,7 @@ local function record()
   if ending[3] == '1' then  -- its dependents (after its own move): released or canceled
     end_dependents(id, final == S_STOPPED and 'was stopped' or 'failed for good', now)
   end
+  group_move(ending[4], old, final, now)
   return final, true
 end
 

@@ -1,7 +1,8 @@
 -- Record a job's success: started registry -> finished registry (or deleted), release its
--- dependents and, for a unique job, its uniqueness key (kept unique_for more seconds, and
--- the job too: its result_ttl is raised to unique_for when shorter); then, when queue names
--- follow, take the worker's next job in the same step.
+-- dependents, its concurrency slot and, for a unique job, its uniqueness key (kept
+-- unique_for more seconds, and the job too: its result_ttl is raised to unique_for when
+-- shorter), and count it in its group (the last one enqueues the group's callbacks); then,
+-- when queue names follow, take the worker's next job in the same step.
 -- Sent again as it is after a lost reply, it records nothing twice (claim, in _take.lua).
 -- ARGV: prefix, id, queue, worker, attempt, result entry, result_ttl, results kept,
 --       [lease, queues...].
@@ -11,7 +12,8 @@ local id, queue, worker, attempt = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 local entry, ttl, keep = ARGV[6], tonumber(ARGV[7]), tonumber(ARGV[8])
 local jkey = k_job(id)
 local now = server_time()
-local verdict, has_dependents, unique_key, unique_for = claim(jkey, id, queue, worker, attempt)
+local verdict, has_dependents, unique_key, unique_for, group, limit_key =
+  claim(jkey, id, queue, worker, attempt)
 if verdict == 'owned' then
   verdict = S_FINISHED
   redis.call('ZREM', k_started(queue), id)
@@ -35,6 +37,8 @@ if verdict == 'owned' then
   if has_dependents then  -- after its own move: a corrupt dependent cannot undo it
     release_dependents(id, now)
   end
+  limit_free(limit_key, id, now)
+  group_move(group, S_STARTED, S_FINISHED, now)
 end
 local next_job = false
 if #ARGV > 8 then

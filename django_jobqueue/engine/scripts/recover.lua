@@ -9,7 +9,8 @@
 --   mode 'returned': jobs started by one of `workers`, which give them back (a forced
 --                    shutdown); they go back to the front of the queue and count no loss.
 --   `reason` says how a lost worker was lost ('' = it stopped heartbeating).
--- A job that goes to failed releases or cancels its dependents (end_dependents).
+-- A job that goes to failed releases or cancels its dependents (end_dependents) and counts
+-- as ended in its group (group_move); every job taken back frees its concurrency slot.
 -- Returns {requeued, failed, ids taken back...}.
 local queue, mode, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local losses_allowed = tonumber(ARGV[5] or '0')
@@ -35,9 +36,10 @@ local taken = {}
 for _, id in ipairs(ids) do
   local jkey = k_job(id)
   local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status',
-    'lost_count', 'unique_key', 'has_dependents')
+    'lost_count', 'unique_key', 'has_dependents', 'group', 'limit_key')
   if mode == 'expired' or named[f[1]] then
     redis.call('ZREM', skey, id)
+    limit_free(f[9], id, now)  -- its concurrency slot goes with its lease
     if f[4] then
       local lost = 0
       taken[#taken + 1] = id
@@ -57,6 +59,7 @@ for _, id in ipairs(ids) do
         if f[7] == '1' then
           end_dependents(id, 'failed for good', now)
         end
+        group_move(f[8], S_STARTED, S_FAILED, now)
         failed = failed + 1
       else
         push_to_queue(queue, id, jkey, true, now)

@@ -24,7 +24,8 @@ local out = {0}
 local dropped, refused = 0, 0
 for n, id in ipairs(ids) do
   local jkey = k_job(id)
-  local f = redis.call('HMGET', jkey, 'status', 'origin', 'unique_key', 'has_dependents')
+  local f = redis.call('HMGET', jkey, 'status', 'origin', 'unique_key', 'has_dependents',
+    'group')
   local result
   if not f[1] then
     result = 'missing'
@@ -50,6 +51,7 @@ for n, id in ipairs(ids) do
     if f[4] == '1' then
       restore_dependents(id, now)
     end
+    group_move(f[5], f[1], S_QUEUED, now)  -- pending again in its group
     out[1] = out[1] + 1
     result = 'ok'
   end
