@@ -3,3 +3,8 @@
 
 def noop():
     return None
+
+
+def group_done(group):
+    """A group's on_complete callback (bench_flow.py)."""
+    return None

@@ -195,3 +195,16 @@ def test_a_corrupt_group_hash_does_not_fail_the_jobs_step(connection, queue):
     burst(queue)
     assert job.get_status() == JobStatus.FINISHED
     assert_in_one_place(connection, job.id, queue.name, "finished")
+
+
+def test_a_requeue_after_completion_never_runs_the_callbacks_again(connection, queue):
+    group = Group.create(connection=connection, name="done", on_complete=jf.on_group_done,
+                         on_failure=jf.on_group_done)
+    bad, = group.enqueue_many(queue, [Queue.prepare_data(jf.fails)])
+    burst(queue)
+    assert sorted(jf.callbacks(connection)) == ["on_complete done 1", "on_failure done 1"]
+    get_failed_queue(connection).requeue(bad.id)
+    assert group.progress().pending == 1  # the counts follow
+    burst(queue)
+    assert group.progress().failed == 1
+    assert len(jf.callbacks(connection)) == 2

@@ -97,3 +97,18 @@ def test_a_worker_runs_limited_jobs_without_counting_failures(connection, queue)
     registry = queue.finished_job_registry
     assert registry.count == 3
     assert connection.scard(keys.limit_running("tests.engine.jobs_flow.counted")) == 0
+
+
+@pytest.mark.parametrize("field, value", [("limit_rate", "lots"), ("limit_rate", "0/1"),
+                                          ("limit_concurrency", "many"),
+                                          ("limit_concurrency", "-3")])
+def test_a_corrupt_limit_in_redis_counts_as_no_limit(connection, queue, field, value):
+    first = queue.enqueue(jf.counted, "a", rate_limit="1/h", concurrency_limit=1)
+    second = queue.enqueue(jf.counted, "b", rate_limit="1/h", concurrency_limit=1)
+    assert take(connection, queue).job_id == first.id
+    connection.hset(keys.job(second.id), field, value)
+    if field == "limit_rate":
+        connection.hdel(keys.job(second.id), "limit_concurrency")
+    else:
+        connection.hdel(keys.job(second.id), "limit_rate")
+    assert take(connection, queue, "w2").job_id == second.id  # runs rather than waits
