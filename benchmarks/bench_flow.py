@@ -53,7 +53,7 @@ def _counters(conn) -> dict:
 
 
 def run_variant(name: str, conn, jobs: int) -> dict:
-    from django_jobqueue import Group, Queue, Worker
+    from django_jobqueue import Queue, Worker
 
     conn.flushall()
     queue = Queue("flowbench", connection=conn)
@@ -61,6 +61,8 @@ def run_variant(name: str, conn, jobs: int) -> dict:
     datas = [Queue.prepare_data("benchmarks.jobs.noop", result_ttl=0, **(options or {}))
              for _ in range(jobs)]
     if options is None:
+        from django_jobqueue import Group
+
         group = Group.create(connection=conn, name="bench",
                              on_complete="benchmarks.jobs.group_done")
         group.enqueue_many(queue, datas)
@@ -86,6 +88,8 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=5000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--json", default=None)
+    parser.add_argument("--only", default=None,
+                        help="comma-separated variants (e.g. plain, to compare two checkouts)")
     args = parser.parse_args()
     import logging
 
@@ -98,16 +102,17 @@ def main() -> None:
     server = PrivateRedis().start()
     try:
         conn = redis.Redis.from_url(server.url)
-        rounds: dict[str, list[dict]] = {name: [] for name in VARIANTS}
+        names = args.only.split(",") if args.only else list(VARIANTS)
+        rounds: dict[str, list[dict]] = {name: [] for name in names}
         for r in range(args.rounds):
-            order = list(VARIANTS)[r % len(VARIANTS):] + list(VARIANTS)[:r % len(VARIANTS)]
+            order = names[r % len(names):] + names[:r % len(names)]
             for name in order:
                 rounds[name].append(run_variant(name, conn, args.jobs))
     finally:
         server.close()
     medians = {name: {k: statistics.median(run[k] for run in runs) for k in runs[0]}
                for name, runs in rounds.items()}
-    base = medians["plain"]
+    base = medians.get("plain") or next(iter(medians.values()))
     rows = []
     for name, m in medians.items():
         extra = "" if name == "plain" else (

@@ -208,3 +208,17 @@ def test_a_requeue_after_completion_never_runs_the_callbacks_again(connection, q
     burst(queue)
     assert group.progress().failed == 1
     assert len(jf.callbacks(connection)) == 2
+
+
+def test_a_job_whose_workers_died_counts_as_failed_and_completes_its_group(connection, queue):
+    from django_jobqueue.engine import steps
+
+    group = Group.create(connection=connection, name="lost", on_complete=jf.on_group_done)
+    job, = group.enqueue_many(queue, [data("a")])
+    connection.hset(keys.worker("dead"), mapping={"name": "dead", "current_job": ""})
+    assert steps.take(connection, steps.Take("dead", 30, [queue.name])).job_id == job.id
+    found = steps.take_back_lost(connection, queue.name, ["dead"], 1, "was SIGKILLed")
+    assert found.failed == 1
+    assert group.progress().failed == 1 and group.is_completed
+    burst(queue)
+    assert jf.callbacks(connection) == ["on_complete lost 1"]

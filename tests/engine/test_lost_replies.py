@@ -267,3 +267,23 @@ def test_a_corrupt_number_never_leaves_a_job_nowhere(connection, field, value):
     connection.zadd(keys.registry("started", "lost"), {job.id: 0})  # recovery, corrupt too
     connection.hset(job.key, mapping={"status": "started", field: value})
     assert steps.recover_expired(connection, "lost", 10, 3).job_ids == [job.id]
+
+
+def test_a_limited_take_and_its_finish_sent_twice_count_one_start_and_free_one_slot(
+        connection):
+    queue = Queue("lost", connection=connection)
+    limited = [queue.enqueue("builtins.print", i, rate_limit="10/h", concurrency_limit=1,
+                             limit_key="lost-limit") for i in range(2)]
+    connection.hset(keys.worker("w1"), mapping={"name": "w1", "current_job": ""})
+    channel = Channel(connection)
+    first = steps.take(channel, TAKE)  # its reply "lost"
+    again = steps.take(channel, TAKE)
+    assert again.job_id == first.job_id == limited[0].id
+    assert connection.zcard(keys.limit_starts("lost-limit")) == 1
+    assert connection.smembers(keys.limit_running("lost-limit")) == {limited[0].id.encode()}
+    rec = _rec(first)
+    assert steps.finish(channel, rec)[0] == "finished"  # reply "lost"
+    assert steps.finish(channel, rec)[0] == "recorded"
+    assert connection.scard(keys.limit_running("lost-limit")) == 0
+    assert steps.take(channel, TAKE).job_id == limited[1].id
+    assert connection.zcard(keys.limit_starts("lost-limit")) == 2
