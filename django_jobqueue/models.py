@@ -1,5 +1,5 @@
 """No tables: unmanaged models give the admin its index entries ("Queues", "Workers",
-"Periodic jobs") and Django's permissions: ``view_queue`` to see the pages,
+"Periodic jobs", "Groups", "Limits") and Django's permissions: ``view_queue`` to see the pages,
 ``change_queue`` to act."""
 
 from django.db import models
@@ -26,4 +26,20 @@ class Periodic(models.Model):
         managed = False
         verbose_name = "periodic job"
         verbose_name_plural = "periodic jobs"
+        default_permissions = ()  # governed by the Queue permissions, as the workers page
+
+
+class Group(models.Model):
+    class Meta:
+        managed = False
+        verbose_name = "group"
+        verbose_name_plural = "groups"
+        default_permissions = ()  # governed by the Queue permissions, as the workers page
+
+
+class Limit(models.Model):
+    class Meta:
+        managed = False
+        verbose_name = "limit"
+        verbose_name_plural = "limits"
         default_permissions = ()  # governed by the Queue permissions, as the workers page

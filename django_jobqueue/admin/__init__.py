@@ -1,5 +1,7 @@
-"""The admin's "Queues", "Workers" and "Periodic jobs": their pages replace the change list
-(nothing to configure beyond having the admin and this app installed)."""
+"""The admin's "Queues", "Workers", "Periodic jobs", "Groups" and "Limits": their pages
+replace the change list (nothing to configure beyond having the admin and this app
+installed). The groups and limits pages live with the queues' (so that
+``include("django_jobqueue.urls")`` has them too); their index entries lead there."""
 
 from __future__ import annotations
 
@@ -9,8 +11,8 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, path
 
-from ..models import Periodic, Queue, Worker
-from . import periodic, views
+from ..models import Group, Limit, Periodic, Queue, Worker
+from . import groups, limits, periodic, views
 from .access import can_change, can_view
 from .routes import page_patterns, periodic_patterns, workers_pattern
 
@@ -61,3 +63,19 @@ class PeriodicAdmin(_PagesAdmin):
         changelist = path("", site.admin_view(periodic.periodic_page), {"site": site},
                           name="django_jobqueue_periodic_changelist")
         return [changelist, *periodic_patterns(site, "")]
+
+
+@admin.register(Group)
+class GroupAdmin(_PagesAdmin):
+    def get_urls(self) -> list[URLPattern]:
+        site = self.admin_site
+        return [path("", site.admin_view(groups.groups_index), {"site": site},
+                     name="django_jobqueue_group_changelist")]
+
+
+@admin.register(Limit)
+class LimitAdmin(_PagesAdmin):
+    def get_urls(self) -> list[URLPattern]:
+        site = self.admin_site
+        return [path("", site.admin_view(limits.limits_index), {"site": site},
+                     name="django_jobqueue_limit_changelist")]

@@ -92,6 +92,36 @@ class Links:
     def periodic_action(self, name: str, action: str) -> str:
         return self._reverse("jobqueue_periodic_action", name, action)
 
+    def groups(self, connection: str | None = None) -> str:
+        """The groups of one connection (or the index of connections when None)."""
+        if connection is None:
+            return self._reverse("jobqueue_groups_index")
+        return self._reverse("jobqueue_groups", connection)
+
+    def group(self, connection: str, name: str) -> str:
+        return self._reverse("jobqueue_group", connection, name)
+
+    def group_action(self, connection: str, name: str, action: str) -> str:
+        return self._reverse("jobqueue_group_action", connection, name, action)
+
+    def group_if_valid(self, connection: str, name: str) -> str | None:
+        """A group's page for a name read from Redis (None when it is no group name)."""
+        return self.group(connection, name) if valid_job_id(name) else None
+
+    def limits(self, connection: str | None = None) -> str:
+        """The limits of one connection (or the index of connections when None)."""
+        if connection is None:
+            return self._reverse("jobqueue_limits_index")
+        return self._reverse("jobqueue_limits", connection)
+
+    def limit_if_valid(self, connection: str, key: str) -> str | None:
+        """A limit key's page; None for a key read from Redis that no URL can hold (a
+        newline, say): the page shows it as text."""
+        try:
+            return self._reverse("jobqueue_limit", connection, key)
+        except NoReverseMatch:
+            return None
+
     def queue(self, queue: str, state: str | None = None) -> str:
         if state:
             return self._reverse("jobqueue_queue_state", queue, state)

@@ -10,6 +10,7 @@ from typing import Any
 from ..engine import fields, keys, utils
 from ..engine.callbacks import KINDS, from_stored
 from ..engine.calls import JOB_ID_PATTERN
+from ..engine.limits import parse_rate
 from ..engine.queue import Queue
 from ..engine.results import RESULTS_KEPT_MAX, Result
 from ..engine.serializers import loads_signed, serializer_for
@@ -168,6 +169,9 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
         shown("Last lost worker", "last_lost_worker"), shown("Serializer", "serializer"),
         shown("Unique key", "unique_key"), shown("Unique for (s)", "unique_for"),
         shown("Periodic job", "periodic"), shown("Tick", "tick_at"), shown("Chain", "chain_id"),
+        shown("Group", "group"), shown("Limit key", "limit_key"),
+        _rate_value(shown("Rate limit", "limit_rate")),
+        shown("Concurrency limit", "limit_concurrency"),
     ]
     fields_shown = [v for v in fields_shown if v.text or v.problem or v.label not in OPTIONAL]
     for value in fields_shown:
@@ -209,7 +213,19 @@ OPTIONAL = {"Description", "Result TTL (s)", "Failure TTL (s)", "TTL (s)", "Retr
             "Retry max", "Retry intervals (s)", "Retry backoff", "Retry max interval (s)",
             "Retry jitter", "Retry on", "Workers lost", "Last worker lost at",
             "Last lost worker", "Serializer", "Unique key", "Unique for (s)",
-            "Periodic job", "Tick", "Chain"}
+            "Periodic job", "Tick", "Chain", "Group", "Limit key", "Rate limit",
+            "Concurrency limit"}
+
+
+def _rate_value(value: Value) -> Value:
+    """A stored rate (``100/60``) in words: ``100 starts per 60 s``."""
+    if not value.text or value.problem:
+        return value
+    try:
+        starts, seconds = parse_rate(value.text)
+    except ValueError:
+        return Value(value.label, value.text, problem="not a rate (starts/seconds)")
+    return Value(value.label, f"{starts} starts per {seconds:g} s", note=f"stored as {value.text}")
 
 
 def _expires_in(ttl: int | None) -> str:

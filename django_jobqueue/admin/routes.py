@@ -7,7 +7,7 @@ from typing import Any
 
 from django.urls import URLPattern, path
 
-from . import actions, metrics, periodic, views
+from . import actions, groups, limits, metrics, periodic, views
 
 
 def page_patterns(site: Any) -> list[URLPattern]:
@@ -17,6 +17,7 @@ def page_patterns(site: Any) -> list[URLPattern]:
         path("-/metrics", metrics.prometheus, extra, name="jobqueue_metrics"),
         path("-/find/<str:object_id>/", wrap(views.object_redirect), extra,
              name="jobqueue_find"),
+        *group_and_limit_patterns(site),
         path("<str:queue>/-/<str:action>/", wrap(actions.queue_action), extra,
              name="jobqueue_queue_action"),
         path("<str:queue>/job/<str:job_id>/<str:action>/", wrap(actions.job_action), extra,
@@ -26,6 +27,25 @@ def page_patterns(site: Any) -> list[URLPattern]:
              name="jobqueue_queue_state"),
         path("<str:queue>/", wrap(views.queue_page), extra, name="jobqueue_queue"),
         path("", wrap(views.dashboard), extra, name="jobqueue_dashboard"),
+    ]
+
+
+def group_and_limit_patterns(site: Any) -> list[URLPattern]:
+    """The "Groups" and "Limits" pages, per connection (a limit key may hold ``/``)."""
+    wrap, extra = site.admin_view, {"site": site}
+    return [
+        path("-/groups/", wrap(groups.groups_index), extra, name="jobqueue_groups_index"),
+        path("-/groups/<str:connection>/", wrap(groups.groups_page), extra,
+             name="jobqueue_groups"),
+        path("-/groups/<str:connection>/<str:name>/", wrap(groups.group_page), extra,
+             name="jobqueue_group"),
+        path("-/groups/<str:connection>/<str:name>/<str:action>/", wrap(groups.group_action),
+             extra, name="jobqueue_group_action"),
+        path("-/limits/", wrap(limits.limits_index), extra, name="jobqueue_limits_index"),
+        path("-/limits/<str:connection>/", wrap(limits.limits_page), extra,
+             name="jobqueue_limits"),
+        path("-/limits/<str:connection>/key/<path:key>/", wrap(limits.limit_page), extra,
+             name="jobqueue_limit"),
     ]
 
 

@@ -14,7 +14,7 @@ from ..engine.states import tab_of
 from ..engine.worker.info import CHILD, POOL, WORKER, WorkerInfo, grouped
 from ..integration import settings
 from ..integration.overview import read_overview
-from . import actions, data
+from . import actions, data, refs
 from .access import Links, can_view, guarded, page_context
 from .times import shown_time
 
@@ -177,6 +177,10 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
             value.link = links.workers()
         elif value.label in ("Dependency", "Chain"):  # an id that is no job id stays text
             value.link = links.job_if_valid(q.name, value.text)
+        elif value.label == "Group" and value.text != "—":
+            value.link = links.group_if_valid(data.connection_name(q.name), value.text)
+        elif value.label == "Limit key" and value.text != "—":
+            value.link = links.limit_if_valid(data.connection_name(q.name), value.text)
     return TemplateResponse(request, "django_jobqueue/job.html", page_context(
         request, site, f"Job {job.id}",
         trail=[("Queues", links.dashboard()), (q.name, links.queue(q.name, tab_of(job.status))),
@@ -190,7 +194,7 @@ def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpRe
 @guarded(can_view)
 def object_redirect(request: HttpRequest, object_id: str, site: Any) -> HttpResponse:
     """Where the admin's history ("Recent actions") links: a queue's page, the periodic jobs
-    page, or a job's."""
+    page, a job's, or a group's."""
     links = Links(request)
     if object_id in settings.load().queues:
         return HttpResponseRedirect(links.queue(object_id))
@@ -202,7 +206,11 @@ def object_redirect(request: HttpRequest, object_id: str, site: Any) -> HttpResp
             origin = data.job_origin(name, object_id)
             if origin in settings.load().queues:
                 return HttpResponseRedirect(links.job(origin, object_id))
-    raise data.NotFound(f"No queue or job {object_id!r} (a job may have expired).")
+        for connection in refs.connection_names():  # an action on a group
+            if refs.client_or_404(connection).exists(keys.group(object_id)):
+                return HttpResponseRedirect(links.group(connection, object_id))
+    raise data.NotFound(f"No queue, job or group {object_id!r} (a job or group may have "
+                        "expired).")
 
 
 @guarded(can_view)

@@ -23,7 +23,7 @@ from typing import Any
 from redis import Redis
 
 from . import keys
-from .utils import decode
+from .utils import decode, decode_text
 
 #: job hash fields (fields.py decodes them)
 FIELDS = ("limit_key", "limit_rate", "limit_concurrency")
@@ -156,7 +156,7 @@ class LimitUse:
 
 def _definition(raw: bytes | str) -> RateLimit | None:
     """The ``<rate>;<concurrency>`` the enqueue script stores; None when corrupt."""
-    rate, _, slots = decode(raw).partition(";")
+    rate, _, slots = decode_text(raw).partition(";")
     try:
         starts, seconds = (rate.split("/") if rate else (None, None))
         return RateLimit(concurrency=int(slots) if slots else None,
@@ -168,13 +168,13 @@ def _definition(raw: bytes | str) -> RateLimit | None:
 def all_limits(connection: Redis) -> list[LimitUse]:
     """Every limit key ever enqueued (until removed with :func:`forget`), with its use:
     three round trips."""
-    definitions = connection.hgetall(keys.limits())
-    names = sorted(decode(k) for k in definitions)
+    definitions = {decode_text(k): v for k, v in connection.hgetall(keys.limits()).items()}
+    names = sorted(definitions)  # a key that is not UTF-8 shows with U+FFFD (and no use)
     seconds, micros = connection.time()  # the window is measured by Redis's clock
     now = seconds + micros / 1e6
     pipe = connection.pipeline(transaction=False)
     for name in names:
-        limit = _definition(definitions[name.encode()])
+        limit = _definition(definitions[name])
         period = limit.rate[1] if limit and limit.rate else 0
         pipe.zcount(keys.limit_starts(name), f"({now - period}", "+inf")
         pipe.scard(keys.limit_running(name))
@@ -183,7 +183,7 @@ def all_limits(connection: Redis) -> list[LimitUse]:
     out = []
     for n, name in enumerate(names):
         counts = [r if isinstance(r, int) else 0 for r in replies[3 * n:3 * n + 3]]
-        out.append(LimitUse(name, _definition(definitions[name.encode()]), *counts))
+        out.append(LimitUse(name, _definition(definitions[name]), *counts))
     return out
 
 

@@ -248,3 +248,89 @@ def test_a_bad_metrics_token_is_reported_e014(redis_url, token):
 @pytest.mark.parametrize("token", ["x" * 16, "y" * 64, None])
 def test_a_good_or_absent_metrics_token_passes(redis_url, token):
     assert "django_jobqueue.E014" not in _check_ids(redis_url, METRICS_TOKEN=token)
+
+
+# --------------------------------------------------------------------------- limits, groups
+
+
+def _limits_and_groups(queue):
+    """"api": 1 start an hour, 2 enqueued and run (1 finished, 1 waits); "slots": 1 at once,
+    2 on "high", one taken (it holds the slot), one waits; group "open" with 2 jobs on
+    "low" not run, group "done" completed."""
+    from django_jobqueue import Group, Queue, get_queue
+    from django_jobqueue.engine import steps
+    from tests.admin.helpers import work
+
+    for n in range(2):
+        queue.enqueue(jobs.add, n, n, rate_limit="1/h", limit_key="api")
+    work(queue)
+    for n in range(2):
+        get_queue("high").enqueue(jobs.add, n, n, concurrency_limit=1, limit_key="slots")
+    assert steps.take(queue.connection, steps.Take("w1", 60, ["high"])) is not None
+    assert steps.take(queue.connection, steps.Take("w2", 60, ["high"])) is None  # waits
+    opened = Group.create(connection=queue.connection, name="open")
+    opened.enqueue_many(get_queue("low"), [Queue.prepare_data(jobs.add, args=(1, 1))] * 2)
+    done = Group.create(connection=queue.connection, name="done")
+    done.enqueue_many(queue, [Queue.prepare_data(jobs.add, args=(1, 1))])
+    work(queue)
+    assert done.is_completed and not opened.is_completed
+
+
+def test_prometheus_limit_and_group_gauges(admin_client, queue):
+    _limits_and_groups(queue)
+    samples = parse_prometheus(admin_client.get(f"{ADMIN}-/metrics").content.decode())
+    assert sample(samples, "jobqueue_limit_waiting", connection="default", limit="api") == 1
+    assert sample(samples, "jobqueue_limit_running", connection="default", limit="api") == 0
+    assert sample(samples, "jobqueue_limit_waiting", connection="default", limit="slots") == 1
+    assert sample(samples, "jobqueue_limit_running", connection="default", limit="slots") == 1
+    assert sample(samples, "jobqueue_groups_pending", connection="default") == 1
+    assert sample(samples, "jobqueue_group_jobs_pending", connection="default") == 2
+
+
+def test_stats_json_has_the_limits_and_groups(admin_client, queue):
+    _limits_and_groups(queue)
+    body = admin_client.get(f"{ADMIN}-/stats.json").json()
+    assert body["limits"] == {"default": {"api": {"waiting": 1, "running": 0},
+                                          "slots": {"waiting": 1, "running": 1}}}
+    assert body["groups"] == {"default": {"pending": 1, "jobs_pending": 2}}
+
+
+def test_no_limits_or_groups_give_zero_gauges(admin_client):
+    samples = parse_prometheus(admin_client.get(f"{ADMIN}-/metrics").content.decode())
+    assert sample(samples, "jobqueue_groups_pending", connection="default") == 0
+    assert not [key for key in samples if key[0] == "jobqueue_limit_waiting"]
+
+
+def test_limits_and_groups_cost_two_round_trips_per_connection(admin_client, queue,
+                                                               count_round_trips):
+    from django_jobqueue import Group
+    from django_jobqueue.integration import clients
+
+    _limits_and_groups(queue)
+    for n in range(20):  # more keys and groups: still two
+        queue.enqueue(jobs.add, 1, 1, concurrency_limit=1, limit_key=f"key-{n}")
+        Group.create(connection=queue.connection, name=f"more-{n}")
+    client = clients.get_client("default")
+    admin_client.get(f"{ADMIN}-/metrics")  # warm up (scripts, connections)
+    with count_round_trips(client) as counter:
+        body = admin_client.get(f"{ADMIN}-/metrics").content.decode()
+    assert "jobqueue_limit_waiting" in body
+    assert counter.value == 1 + 2  # the queues' overview, then limits and groups
+
+
+def test_corrupt_limit_and_group_records_count_zero_not_a_500(admin_client, queue):
+    _limits_and_groups(queue)
+    connection = queue.connection
+    connection.set(keys.limit_waiting("api"), "not a zset")
+    connection.set(keys.group("open"), "not a hash")
+    connection.hset(keys.limits(), b"\xff\xfe", "1;")  # a key that is no UTF-8
+    response = admin_client.get(f"{ADMIN}-/metrics")
+    assert response.status_code == 200
+    samples = parse_prometheus(response.content.decode())
+    assert sample(samples, "jobqueue_limit_waiting", connection="default", limit="api") == 0
+    assert sample(samples, "jobqueue_limit_waiting", connection="default",
+                  limit="\ufffd\ufffd") == 0
+    assert sample(samples, "jobqueue_groups_pending", connection="default") == 0
+    connection.set(keys.limits(), "not a hash")
+    connection.set(keys.groups(), "not a zset")
+    assert admin_client.get(f"{ADMIN}-/stats.json").json()["limits"] == {"default": {}}
