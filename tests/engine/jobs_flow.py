@@ -54,6 +54,15 @@ def fails() -> None:
     raise RuntimeError("this job fails")
 
 
+def fails_until(key: str) -> str:
+    """Counted; fails while ``key`` does not exist."""
+    job = get_current_job()
+    job.connection.hincrby(RUNS, job.id, 1)
+    if job.connection.get(key) is None:
+        raise RuntimeError(f"{key} is not set yet")
+    return "ok"
+
+
 def held_until(key: str, limit: float = 60.0) -> str:
     """Run (counted) until ``key`` exists: a job that keeps its slot."""
     job = get_current_job()

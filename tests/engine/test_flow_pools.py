@@ -125,3 +125,23 @@ def test_a_sigkilled_worker_frees_its_concurrency_slot_with_its_lease(connection
     assert jf.runs(connection, holder.id) == 2  # its worker died: run again, once
     assert Job.fetch(holder.id, connection=connection).lost_count == 1
     assert connection.scard(keys.limit_running("one-at-a-time")) == 0
+
+
+def test_a_failed_parent_cancels_two_levels_on_a_pool_and_a_requeue_restores_them(
+        connection, fq, pools):
+    parent = fq.enqueue(jf.fails_until, "jqtest:flow:fixed", job_id="parent")
+    child = fq.enqueue(jf.counted, "child", job_id="child", depends_on=parent)
+    grandchild = fq.enqueue(jf.counted, "grandchild", job_id="grandchild", depends_on=child)
+    procs = [pools.start_pool("cascade", 1, 2, queue=jf.QUEUE)]
+    wait_until(lambda: grandchild.get_status() == JobStatus.CANCELED, timeout=30,
+               message=pools.logs())
+    assert parent.get_status() == JobStatus.FAILED
+    assert Job.fetch("grandchild", connection=connection).canceled_reason == (
+        "dependency parent failed for good (through child)")
+    connection.set("jqtest:flow:fixed", "1")
+    fq.failed_job_registry.requeue(parent)
+    wait_until(lambda: grandchild.get_status() == JobStatus.FINISHED, timeout=30,
+               message=pools.logs())
+    _stop(pools, procs)
+    assert (jf.runs(connection, "parent"), jf.runs(connection, "child"),
+            jf.runs(connection, "grandchild")) == (2, 1, 1)
