@@ -5,6 +5,7 @@ these; the script's header is the other half of the contract)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +47,8 @@ def packed(chunk: list[tuple[Job, bool]], due: float | None, queue_name: str) ->
             raise ValueError(f"Job {job_id} cannot depend on itself")
         # serializing raises (naming the argument) before anything is written
         fields = job.stored_fields()
+        if job.trace_context:  # set by a middleware for this enqueue (never frozen)
+            fields = [*fields, "trace", json.dumps(job.trace_context, separators=(",", ":"))]
         unique = uniqueness.packed_fields(job, queue_name)
         flags = ("f" if at_front else "") + ("n" if job.fresh_id else "") + ("u" if unique else "")
         if job.allow_dependency_failures:

@@ -9,6 +9,7 @@ job page (lenient), all through :func:`decode_job`.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
@@ -60,6 +61,15 @@ def _raw(value: bytes) -> bytes:
     return value
 
 
+def _trace(value: bytes) -> dict[str, str]:
+    """A trace context (middleware.py): a JSON object of text values."""
+    found = json.loads(value)
+    if not isinstance(found, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in found.items()):
+        raise ValueError("not a JSON object of text")
+    return found
+
+
 def _flag(value: bytes) -> bool:
     return value == b"1"
 
@@ -68,7 +78,7 @@ def _flag(value: bytes) -> bool:
 _KINDS: dict[Callable, str] = {
     _text: "text", _int: "an integer", _time: "a timestamp", _status: "a job status",
     _ids: "a comma list of ids", _numbers: "a comma list of numbers", _raw: "bytes",
-    _number: "a number",
+    _number: "a number", _trace: "a JSON object of text",
     _flag: "a flag",
 }
 
@@ -118,6 +128,7 @@ JOB_FIELDS: dict[str, tuple[str, Callable[[bytes], Any]]] = {
     "limit_key": ("limit_key", _text),
     "limit_rate": ("limit_rate", _text),
     "limit_concurrency": ("limit_concurrency", _int),
+    "trace": ("trace_context", _trace),
     "periodic": ("periodic", _text),
     "tick_at": ("tick_at", _time),
     "serializer": ("serializer_name", _text),

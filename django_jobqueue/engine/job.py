@@ -107,6 +107,8 @@ class Job(callbacks.JobCallbacks, dependencies.JobDependencies):
     limit_key: str | None = None
     limit_rate: str | None = None
     limit_concurrency: int | None = None
+    #: a trace's context carried from the enqueue to the worker (middleware.py), or None
+    trace_context: dict[str, str] | None = None
     serializer_name: str | None = None
 
     def __init__(self, id: str | None = None, connection: Redis | None = None, serializer=None):

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from . import enqueueing, keys, limits, pausing, registry, scripts, steps
+from . import enqueueing, keys, limits, middleware, pausing, registry, scripts, steps
 from .connections import check_client, resolve_connection
 from .exceptions import InvalidQueueName, NoSuchJobError
 from .inline import run_inline
@@ -298,6 +298,11 @@ class Queue:
                       pipeline: Any = None) -> list[Job]:
         if not jobs:
             return []
+        with middleware.enqueuing(self.name, [job for job, _ in jobs]):
+            return self._send(jobs, due, pipeline)
+
+    def _send(self, jobs: list[tuple[Job, bool]], due: float | None, pipeline: Any
+              ) -> list[Job]:
         inline = "" if self._is_async else _inline_worker_name()
         chunks = enqueueing.chunked(jobs)
         # every job is serialized (and checked) before anything is sent

@@ -15,8 +15,9 @@ from typing import Any
 
 from redis import Redis
 
-from .. import fields, keys, retries, steps
-from ..exceptions import JobTimeoutException
+from .. import fields, keys, middleware, retries, steps
+from ..exceptions import DeserializationError, JobTimeoutException, NoSuchJobError
+from ..job import Job
 from ..results import Result, results_kept
 from ..states import JobStatus
 from .child import ChildSpec, Report, WorkerFactory, child_main
@@ -182,6 +183,12 @@ def _record_killed(connection: Redis, killed: Killed, serializer: Any) -> None:
                           exc_info=killed.exc_info, retry=decision.retry,
                           retry_delay=decision.delay, final=killed.final,
                           keep=results_kept(retry_max))
+    if middleware.installed():  # before the record: a result_ttl of 0 would delete the job
+        try:
+            job = Job.fetch(killed.job_id, connection=connection, serializer=serializer)
+        except (NoSuchJobError, DeserializationError):
+            job = None
+        middleware.killed(job, rec)
     verdict, _ = steps.record(connection, rec)
     logger.error("job %s: %s (%s)", killed.job_id, killed.exc_info.splitlines()[0], verdict)
 

@@ -9,7 +9,7 @@ import time
 from enum import Enum
 from typing import Any, NamedTuple
 
-from .. import steps
+from .. import middleware, steps
 from ..execution import Outcome, perform, recording, run_callbacks
 from ..job import Job
 from ..states import DEFAULT_TIMEOUT
@@ -70,6 +70,7 @@ class RunsJobs:
     def _run(self, taken: steps.Taken) -> None:
         job_id, queue_name = taken.job_id, taken.queue
         self._state = WorkerState.BUSY
+        decided = False
         try:
             job = self.job_class.from_fields(job_id, taken.fields, self.connection,
                                              serializer=self.serializer)
@@ -87,16 +88,20 @@ class RunsJobs:
             self.running = Running(job_id, queue_name, job.attempts, time.time(),
                                    float(timeout))
             self._call_hook(self.before_job, job)
-            self._interruptible = True
-            try:
-                outcome = perform(job, keep_alarm_handler=True)
-            finally:
-                self._interruptible = False
-            self.running = self.running._replace(ended_as="success" if outcome.ok else
-                                                 "stopped" if outcome.stopped else "failure")
-            outcome = run_callbacks(job, outcome, self._arm_callback)
-        self.running = None
-        self._pending, outcome = recording(job, outcome, self.name, self.default_result_ttl)
+            with middleware.running(job):
+                self._interruptible = True
+                try:
+                    outcome = perform(job, keep_alarm_handler=True)
+                finally:
+                    self._interruptible = False
+                self.running = self.running._replace(
+                    ended_as="success" if outcome.ok else "stopped" if outcome.stopped
+                    else "failure")
+                outcome = run_callbacks(job, outcome, self._arm_callback)
+                outcome = self._decide(job, outcome)
+                decided = True
+        if not decided:  # a corrupt job: decided without running
+            outcome = self._decide(job, outcome)
         rec = self._pending
         asked = rec.retry and outcome.retry_request is not None  # a retry asked for: no error
         if not outcome.ok and not asked:
@@ -125,6 +130,14 @@ class RunsJobs:
         lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
         logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
                        outcome.duration * 1000, retries, lines[-1][:200])
+
+    def _decide(self, job: Job, outcome: Outcome) -> Outcome:
+        """What records the outcome (kept for the worker's next request), told to the
+        middleware; returns the outcome recorded."""
+        self.running = None
+        self._pending, outcome = recording(job, outcome, self.name, self.default_result_ttl)
+        middleware.ended(job, outcome, self._pending)
+        return outcome
 
     def _arm_callback(self, timeout: float) -> None:
         """A callback starts: a pool's hard limit now ends at the callback's own timeout."""

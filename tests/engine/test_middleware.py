@@ -1,0 +1,96 @@
+"""Middleware (issue 12's hook points): enqueuing around the enqueue round trip, running and
+ended around each execution, a trace context carried in the job, and hooks that raise
+never breaking the step they watch."""
+
+from __future__ import annotations
+
+import contextlib
+
+import pytest
+
+from django_jobqueue import Job, JobStatus, Retry
+from django_jobqueue.engine import middleware
+from tests.engine import jobs_worker as jobs
+
+
+class Recorder(middleware.Middleware):
+    def __init__(self, raises: bool = False) -> None:
+        self.events: list[tuple] = []
+        self.raises = raises
+
+    @contextlib.contextmanager
+    def enqueuing(self, queue_name, jobs):
+        for job in jobs:
+            job.trace_context = {"traceparent": f"00-{job.id}-01"}
+        self.events.append(("enqueuing", queue_name, len(jobs)))
+        if self.raises:
+            raise RuntimeError("enqueuing broke")
+        yield
+        self.events.append(("enqueued", queue_name))
+
+    @contextlib.contextmanager
+    def running(self, job):
+        self.events.append(("running", job.id, dict(job.trace_context or {})))
+        yield
+        self.events.append(("ran", job.id))
+        if self.raises:
+            raise RuntimeError("running broke on the way out")
+
+    def ended(self, job, outcome, recording):
+        self.events.append(("ended", job.id, recording.succeeded, recording.retry,
+                            str(recording.final)))
+        if self.raises:
+            raise RuntimeError("ended broke")
+
+
+@pytest.fixture
+def recorder():
+    found = middleware.install(Recorder())
+    yield found
+    middleware.uninstall(found)
+
+
+def test_hooks_run_in_order_and_the_trace_context_reaches_the_worker(queue, connection,
+                                                                      recorder):
+    job = queue.enqueue(jobs.add, 1, 2)
+    assert Job.fetch(job.id, connection=connection).trace_context == {
+        "traceparent": f"00-{job.id}-01"}
+    jobs.make_worker([queue], connection).work(burst=True)
+    assert recorder.events == [
+        ("enqueuing", "default", 1), ("enqueued", "default"),
+        ("running", job.id, {"traceparent": f"00-{job.id}-01"}),
+        ("ended", job.id, True, False, "failed"), ("ran", job.id)]
+
+
+def test_ended_tells_a_retry_from_a_final_failure(queue, connection, recorder):
+    job = queue.enqueue(jobs.raise_error, retry=Retry(max=1))
+    worker = jobs.make_worker([queue], connection)
+    worker.work(burst=True)
+    ends = [e[2:] for e in recorder.events if e[0] == "ended"]
+    assert ends == [(False, True, "failed"), (False, False, "failed")]
+    assert job.get_status() == JobStatus.FAILED
+
+
+def test_hooks_that_raise_never_break_the_enqueue_or_the_job(queue, connection, caplog):
+    broken = middleware.install(Recorder(raises=True))
+    try:
+        job = queue.enqueue(jobs.add, 2, 3)
+        jobs.make_worker([queue], connection).work(burst=True)
+    finally:
+        middleware.uninstall(broken)
+    assert job.get_status() == JobStatus.FINISHED and job.return_value() == 5
+    logged = [r.getMessage() for r in caplog.records if r.name == "django_jobqueue.middleware"]
+    assert any("enqueuing raised" in m for m in logged)
+    assert any("running raised" in m for m in logged)
+    assert any("ended raised" in m for m in logged)
+
+
+def test_a_corrupt_trace_context_fails_only_that_field_for_display(queue, connection):
+    from django_jobqueue.engine import keys
+    from django_jobqueue.engine.fields import decode_job
+
+    job = queue.enqueue(jobs.add, 1, 1)
+    connection.hset(keys.job(job.id), "trace", "[1, 2]")
+    problems: list[str] = []
+    values = decode_job(connection.hgetall(keys.job(job.id)), lenient=True, problems=problems)
+    assert "trace" not in values and "Corrupt job field 'trace'" in problems[0]
