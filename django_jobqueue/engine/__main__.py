@@ -11,7 +11,7 @@ import sys
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .logs import console_handler
+from .logs import LOG_FORMATS, console_handler
 from .pool import Supervisor
 from .pool.cli import add_pool_arguments, pool_options
 
@@ -38,9 +38,12 @@ def main(argv: list[str] | None = None) -> int:
                       help="run the periodic jobs of this list of PeriodicJob (dotted path)")
     add_pool_arguments(work)
     work.add_argument("--log-level", default="INFO")
+    work.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                      help="text lines, or one JSON object a line (for log shippers)")
     args = parser.parse_args(argv)
 
-    logging.basicConfig(level=args.log_level.upper(), handlers=[console_handler()])
+    logging.basicConfig(level=args.log_level.upper(),
+                        handlers=[console_handler(args.log_format)])
     sys.path[:0] = args.path
     from .queue import Queue
     from .serializers import set_signing_key

@@ -79,7 +79,8 @@ def test_burst_processes_the_queues_in_order_logs_each_job_and_exits_0(redis_url
     job_lines = [line for line in err.splitlines() if line.split(" ", 4)[3:4] == ["job"]]
     assert len(job_lines) == 3, err
     assert f"job {high.id} operator.mul finished" in job_lines[0]  # high first
-    assert "INFO" in job_lines[0] and "WARNING" in job_lines[2] and "os.nosuch" in job_lines[2]
+    assert "INFO" in job_lines[0] and "ERROR" in job_lines[2] and "os.nosuch" in job_lines[2]
+    assert "Traceback" in err  # a failure for good logs its traceback
 
 
 def test_verbosity_0_logs_warnings_only_and_max_jobs_stops(redis_url):
@@ -200,3 +201,20 @@ def test_queues_of_two_connections_are_a_command_error(redis_url):
             call_command("runworker", "default", "elsewhere", "--burst")
         with pytest.raises(CommandError, match="Unknown queue 'nosuch'"):
             call_command("runworker", "nosuch", "--burst")
+
+
+@pytest.mark.parametrize("processes", ["0", "1"])  # a worker, and a pool's child
+def test_log_format_json_writes_one_object_a_line_with_the_jobs_fields(redis_url, processes):
+    import json
+
+    ok = get_queue().enqueue("operator.add", 1, 2)
+    bad = get_queue().enqueue("os.nosuch")
+    code, out, err = finish(runworker(redis_url, "--burst", "--processes", processes,
+                                      "--log-format", "json"))
+    assert code == 0, err
+    lines = [json.loads(line) for line in err.splitlines() if line.strip()]
+    by_job = {d["job_id"]: d for d in lines if "job_id" in d}
+    assert by_job[ok.id]["outcome"] == "finished" and by_job[ok.id]["level"] == "INFO"
+    assert by_job[bad.id]["outcome"] == "failed" and by_job[bad.id]["level"] == "ERROR"
+    assert "Traceback" in by_job[bad.id]["exc_info"]
+    assert by_job[ok.id]["job_func"] == "operator.add" and by_job[ok.id]["attempt"] == 1

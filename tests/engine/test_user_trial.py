@@ -90,12 +90,12 @@ def test_idle_wait_is_shorter_than_any_socket_timeout_the_client_has(redis_url):
         assert wait == (limit - 1 if limit else 30)
 
 
-def test_a_failed_job_is_logged_as_a_warning_with_its_error(queue, connection, caplog):
+def test_a_failed_job_is_logged_as_an_error_with_its_error(queue, connection, caplog):
     caplog.set_level(logging.INFO, logger="django_jobqueue.worker")
     job = queue.enqueue(jobs.raise_error, "kaput")
     jobs.make_worker([queue], connection).work(burst=True)
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert any(job.id in m and "kaput" in m for m in warnings), warnings
+    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert any(job.id in m and "kaput" in m for m in errors), errors
 
 
 def test_a_missing_module_says_to_check_the_workers_import_path(queue, connection):

@@ -112,7 +112,7 @@ class RunsJobs:
         if outcome.ok:
             self.successful_job_count += 1
             logger.info("job %s %s finished in %.1f ms", job_id, job.func_name,
-                        outcome.duration * 1000)
+                        outcome.duration * 1000, extra=self._fields(job, outcome, "finished"))
             return
         retries = ""
         if outcome.stopped:
@@ -124,12 +124,27 @@ class RunsJobs:
             retries = f" (not retried: {outcome.retry_note})"
         if asked:
             logger.info("job %s %s asked to be retried after %.1f ms%s", job_id,
-                        job.func_name, outcome.duration * 1000, retries)
+                        job.func_name, outcome.duration * 1000, retries,
+                        extra=self._fields(job, outcome, "retried"))
             return
         self.failed_job_count += 1
         lines = (outcome.exc_info or "").strip().splitlines() or ["(no error text)"]
-        logger.warning("job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
-                       outcome.duration * 1000, retries, lines[-1][:200])
+        ending = "stopped" if outcome.stopped else "retried" if rec.retry else "failed"
+        exc = outcome.exception
+        # a failure for good is an ERROR with its traceback (logging-based alerting sees
+        # it); a failure that will be retried, or an operator's stop, a WARNING
+        logger.log(logging.ERROR if ending == "failed" else logging.WARNING,
+                   "job %s %s failed in %.1f ms%s: %s", job_id, job.func_name,
+                   outcome.duration * 1000, retries, lines[-1][:200],
+                   exc_info=(type(exc), exc, exc.__traceback__) if ending == "failed"
+                   and exc is not None else None,
+                   extra=self._fields(job, outcome, ending))
+
+    def _fields(self, job: Job, outcome: Outcome, ending: str) -> dict[str, Any]:
+        """The per-job line's ``extra`` fields (logs.JOB_FIELDS)."""
+        return {"job_id": job.id, "job_func": job.func_name, "queue": job.origin,
+                "outcome": ending, "duration_ms": round(outcome.duration * 1000, 3),
+                "attempt": job.attempts, "worker": self.name}
 
     def _decide(self, job: Job, outcome: Outcome) -> Outcome:
         """What records the outcome (kept for the worker's next request), told to the

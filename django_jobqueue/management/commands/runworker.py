@@ -12,7 +12,7 @@ from typing import Any
 from django import db
 from django.core.management.base import BaseCommand, CommandError
 
-from ...engine.logs import console_handler
+from ...engine.logs import LOG_FORMATS, console_handler
 from ...engine.pool import Supervisor
 from ...engine.pool.cli import add_pool_arguments, pool_options
 from ...integration import settings
@@ -39,11 +39,14 @@ class Command(BaseCommand):
         parser.add_argument("--serializer", help='"pickle", "json" or a dotted path')
         parser.add_argument("--worker-ttl", type=float,
                             help="seconds of the worker's lease (default 40)")
+        parser.add_argument("--log-format", choices=LOG_FORMATS, default="text",
+                            help="text lines, or one JSON object a line (for log shippers); "
+                                 "LOGGING's own handlers, when it has some, win")
         add_pool_arguments(parser)
 
     def handle(self, *args: Any, **options: Any) -> None:
         names: list[str] = options["queues"] or ["default"]
-        configure_logging(options["verbosity"])
+        configure_logging(options["verbosity"], options.get("log_format") or "text")
         try:
             connection_name = settings.load().queue(names[0]).connection
             extra = {k: options[k] for k in ("name", "serializer", "worker_ttl")
@@ -90,10 +93,10 @@ def reload_paths() -> tuple[str, ...]:
     return (str(base),) if base else (os.getcwd(),)
 
 
-def configure_logging(verbosity: int) -> None:
-    """The worker's level from ``--verbosity``; a console handler unless LOGGING gave the
-    worker's logger (or one above it) a handler."""
+def configure_logging(verbosity: int, log_format: str = "text") -> None:
+    """The worker's level from ``--verbosity``; a console handler (text or JSON lines)
+    unless LOGGING gave the worker's logger (or one above it) a handler."""
     logger = logging.getLogger(LOGGER)
     logger.setLevel(LOG_LEVELS.get(verbosity, logging.DEBUG))
     if not logger.hasHandlers():
-        logger.addHandler(console_handler())
+        logger.addHandler(console_handler(log_format))
