@@ -270,7 +270,8 @@ def recording(job: Job, outcome: Outcome, worker_name: str,
     """What records this outcome (finish or fail) for the job's worker, and the outcome it
     records (a success whose return value cannot be stored becomes a failure)."""
     common = {"job_id": job.id, "queue": job.origin, "worker": worker_name,
-              "attempt": job.attempts, "keep": results_kept(job.retry_max)}
+              "attempt": job.attempts, "keep": results_kept(job.retry_max),
+              "duration": outcome.duration}
     if outcome.ok:
         try:
             entry = Result.payload(

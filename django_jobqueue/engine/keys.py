@@ -44,6 +44,8 @@ LAYOUT: dict[str, str] = {
     "limit_starts": "limit_starts:{}",  # zset: a rate limit's starts in its window
     "limit_running": "limit_running:{}",  # set: ids of the jobs holding a concurrency slot
     "limit_waiting": "limit_waiting:{}",  # zset: job id -> when it is tried again
+    "metrics": "metrics:{}",  # hash: a queue's cumulative counts and run-time histogram
+    "history": "history:{}",  # hash per queue and hour ("<queue>:<hour>"): counts a minute
 }
 
 DEFAULT_PREFIX = "jq:"
@@ -157,6 +159,14 @@ def limit_running(key: str) -> str:
 
 def limit_waiting(key: str) -> str:
     return _prefix + _HEAD["limit_waiting"] + key
+
+
+def metrics(queue_name: str) -> str:
+    return _prefix + _HEAD["metrics"] + queue_name
+
+
+def history(queue_name: str, hour: int) -> str:
+    return _prefix + _HEAD["history"] + f"{queue_name}:{hour}"
 
 
 def registry(kind: str, queue_name: str) -> str:

@@ -12,7 +12,7 @@ from redis.exceptions import BusyLoadingError, NoScriptError, ResponseError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import keys, states
+from . import keys, metrics, states
 
 _DIR = Path(__file__).parent / "scripts"
 _DEFINES = re.compile(r"^local (?:function )?([A-Za-z_][A-Za-z0-9_]*)")
@@ -41,13 +41,13 @@ def library_blocks(source: str) -> list[tuple[str, str]]:
 
 
 #: shared files that others use, loaded first in this order (the rest by name)
-_FIRST = {"_lib.lua": 0, "_groups.lua": 1, "_limits.lua": 2}
+_FIRST = {"_lib.lua": 0, "_groups.lua": 1, "_limits.lua": 2, "_metrics.lua": 3}
 
 
 def _library() -> list[tuple[str, str]]:
     """Definitions a script may use, in dependency order: the state machine's constants,
     the key builders, then the blocks of the shared ``_*.lua`` files (``_FIRST``, then by name)."""
-    defs = states.lua_definitions() + keys.lua_definitions()
+    defs = states.lua_definitions() + keys.lua_definitions() + metrics.lua_definitions()
     for path in sorted(_DIR.glob("_*.lua"), key=lambda p: (_FIRST.get(p.name, len(_FIRST)),
                                                               p.name)):
         defs += library_blocks(path.read_text())

@@ -108,6 +108,8 @@ class Recording:
     final: states.JobStatus = states.JobStatus.FAILED
     #: executions kept in the job's results list (``results.results_kept``)
     keep: int = RESULTS_KEPT
+    #: seconds the run took (metrics.py's histogram), None when unknown
+    duration: float | None = None
 
 
 def _taken(reply: Any) -> Taken | None:
@@ -125,7 +127,7 @@ def take(via: Via, request: Take) -> Taken | None:
 def finish(via: Via, rec: Recording, then: Take | None = None) -> tuple[str, Taken | None]:
     """finish.lua: (``finished`` | ``recorded`` | ``lost``, the next job when ``then``)."""
     args = [rec.job_id, rec.queue, rec.worker, rec.attempt, rec.entry, rec.result_ttl,
-            rec.keep]
+            rec.keep, _duration_arg(rec)]
     if then is not None:
         args += [then.lease, *then.queues]
     verdict, next_job = _run(via, "finish", args)
@@ -135,11 +137,16 @@ def finish(via: Via, rec: Recording, then: Take | None = None) -> tuple[str, Tak
 def fail(via: Via, rec: Recording, then: Take | None = None) -> tuple[str, Taken | None]:
     """fail.lua: (what became of the job, see the script, and the next job when ``then``)."""
     args = [rec.job_id, rec.queue, rec.worker, rec.attempt, rec.exc_info, rec.entry,
-            rec.keep, retry_delay_arg(rec), rec.final.value]
+            rec.keep, retry_delay_arg(rec), rec.final.value, _duration_arg(rec)]
     if then is not None:
         args += [then.lease, *then.queues]
     verdict, next_job = _run(via, "fail", args)
     return decode(verdict), _taken(next_job)
+
+
+def _duration_arg(rec: Recording) -> str:
+    """The run time for the metrics' histogram: '' when unknown."""
+    return "" if rec.duration is None else f"{rec.duration:.6f}"
 
 
 def retry_delay_arg(rec: Recording) -> str:
@@ -157,7 +164,7 @@ def record(via: Via, rec: Recording, then: Take | None = None) -> tuple[str, Tak
 def quarantine(client: Redis, job_id: str, queue: str, exc_text: str, entry: bytes) -> str:
     """fail.lua with no worker: a job that is not running, moved to failed."""
     reply = _run(client, "fail", [job_id, queue, "", "", exc_text, entry, RESULTS_KEPT,
-                                  "", states.JobStatus.FAILED.value])
+                                  "", states.JobStatus.FAILED.value, ""])
     return decode(reply[0])
 
 

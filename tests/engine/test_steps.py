@@ -119,7 +119,7 @@ def test_every_script_is_reached_through_a_step(connection, calls):
 def test_the_arity_check_catches_a_wrong_count():
     fewest, most = scripts.get("cancel").arity
     assert (fewest, most) == (2, 2)  # prefix, id
-    assert scripts.get("finish").arity == (8, None)  # then [lease, queues...]
+    assert scripts.get("finish").arity == (9, None)  # then [lease, queues...]
     assert scripts.argv_arity("-- ARGV: prefix, a, [b, c...], d (a note, with commas).\n") \
         == (3, None)
     with pytest.raises(ValueError):

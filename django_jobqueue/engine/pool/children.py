@@ -182,7 +182,7 @@ def _record_killed(connection: Redis, killed: Killed, serializer: Any) -> None:
                           attempt=killed.attempt, entry=entry, succeeded=False,
                           exc_info=killed.exc_info, retry=decision.retry,
                           retry_delay=decision.delay, final=killed.final,
-                          keep=results_kept(retry_max))
+                          keep=results_kept(retry_max), duration=now - killed.started_at)
     if middleware.installed():  # before the record: a result_ttl of 0 would delete the job
         try:
             job = Job.fetch(killed.job_id, connection=connection, serializer=serializer)

@@ -6,27 +6,35 @@
 
 -- May `worker` record the outcome of `attempt` of this job? Returns a verdict ('owned',
 -- 'recorded': this attempt's outcome is in already, 'missing': the job is gone (a finish
--- with result_ttl 0 deletes it), 'lost': it is no longer this worker's), whether the job
--- has dependents and, when owned, its unique_key and unique_for (uniqueness.py; nil for a
--- job that is not unique), its group and its limit key (nil when none). A job whose lease lapsed and that recovery put back on its queue
--- is still owned until another worker takes it (it leaves the queue here, so it does not run
+-- with result_ttl 0 deletes it), 'lost': it is no longer this worker's) and, when owned, the
+-- fields the step that records it needs (CLAIMED_FIELDS, by name: has_dependents,
+-- unique_key and unique_for of a unique job (uniqueness.py), group, limit_key, func_name;
+-- false when absent). A job whose lease lapsed and that recovery put back on its queue is
+-- still owned until another worker takes it (it leaves the queue here, so it does not run
 -- twice).
+local CLAIMED_FIELDS = {'has_dependents', 'unique_key', 'unique_for', 'group', 'limit_key',
+  'func_name'}
+
 local function claim(jkey, id, queue, worker, attempt)
-  local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'has_dependents', 'attempts',
-    'recorded_attempt', 'unique_key', 'unique_for', 'group', 'limit_key')
+  local f = redis.call('HMGET', jkey, 'status', 'worker_name', 'attempts', 'recorded_attempt',
+    unpack(CLAIMED_FIELDS))
   if not f[1] and not f[2] then
-    return 'missing', false
+    return 'missing', {}
   end
-  if f[2] ~= worker or f[4] ~= attempt then
-    return 'lost', false
+  if f[2] ~= worker or f[3] ~= attempt then
+    return 'lost', {}
   end
-  if f[5] == attempt then
-    return 'recorded', false
+  if f[4] == attempt then
+    return 'recorded', {}
   end
   if f[1] == S_STARTED or (f[1] == S_QUEUED and redis.call('ZREM', k_queue(queue), id) == 1) then
-    return 'owned', f[3] == '1', f[6], f[7], f[8], f[9]
+    local info = {}
+    for i, name in ipairs(CLAIMED_FIELDS) do
+      info[name] = f[4 + i]
+    end
+    return 'owned', info
   end
-  return 'lost', false
+  return 'lost', {}
 end
 
 -- Jobs over their limit one take moves to the scheduled registry at most.

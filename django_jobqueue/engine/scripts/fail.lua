@@ -6,12 +6,14 @@
 -- ARGV: prefix, id, queue, worker ('' = quarantine: from wherever the job is), attempt,
 --       exc_info, result entry, results kept, retry delay ('' = no retry; else seconds, 0
 --       queues it again at once: the worker works it out from the job's Retry),
---       final status (failed | stopped), [lease, queues...].
+--       final status (failed | stopped), seconds it ran ('' = unknown: not in the
+--       histogram), [lease, queues...].
 -- Returns {'queued' | 'scheduled' | 'failed' | 'stopped' | 'missing' | 'recorded' (already)
 --          | 'lost' (no longer this worker's) | 'status:started' (quarantine of a running
 --          job), next job (see take_next) or false}.
 local id, queue, worker, attempt, exc_info = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local entry, keep, retry_delay, final = ARGV[7], tonumber(ARGV[8]), tonumber(ARGV[9]), ARGV[10]
+local duration = tonumber(ARGV[11])
 local jkey = k_job(id)
 local now = server_time()
 
@@ -19,7 +21,7 @@ local function record()
   if redis.call('EXISTS', jkey) == 0 then
     return 'missing', false
   end
-  local old = S_STARTED
+  local old, func = S_STARTED, false
   if worker == '' then
     old = redis.call('HGET', jkey, 'status')
     if old == S_STARTED then
@@ -27,12 +29,13 @@ local function record()
     end
     remove_everywhere(queue, id)
   else
-    local verdict, _, _, _, _, limit_key = claim(jkey, id, queue, worker, attempt)
+    local verdict, job = claim(jkey, id, queue, worker, attempt)
     if verdict ~= 'owned' then
       return verdict, false
     end
     redis.call('ZREM', k_started(queue), id)
-    limit_free(limit_key, id, now)
+    limit_free(job.limit_key, id, now)
+    func = job.func_name or '?'
   end
   -- recorded_attempt before a retry takes the job again ('' for a quarantine: no attempt)
   redis.call('HSET', jkey, 'exc_info', exc_info, 'ended_at', fmt(now), 'recorded_attempt',
@@ -42,6 +45,9 @@ local function record()
     local left = tonumber(redis.call('HGET', jkey, 'retries_left')) or 0  -- corrupt: none
     if left > 0 then
       redis.call('HSET', jkey, 'retries_left', left - 1)
+      if func then
+        count_outcome(queue, func, 'retried', duration, now)
+      end
       if retry_delay > 0 and retry_delay < math.huge then  -- (nan fails both: queued now)
         redis.call('HSET', jkey, 'status', S_SCHEDULED)
         redis.call('ZADD', k_scheduled(queue), now + retry_delay, id)
@@ -63,12 +69,15 @@ local function record()
     end_dependents(id, final == S_STOPPED and 'was stopped' or 'failed for good', now)
   end
   group_move(ending[4], old, final, now)
+  if func then  -- an execution's end (a quarantine is an operator's move: not counted)
+    count_outcome(queue, func, final, duration, now)
+  end
   return final, true
 end
 
 local outcome, recorded = record()
 local next_job = false
-if #ARGV > 10 then
-  next_job = take_next(worker, tonumber(ARGV[11]), 12, now, recorded and id or '')
+if #ARGV > 11 then
+  next_job = take_next(worker, tonumber(ARGV[12]), 13, now, recorded and id or '')
 end
 return {outcome, next_job}

@@ -10,7 +10,8 @@
 --                    shutdown); they go back to the front of the queue and count no loss.
 --   `reason` says how a lost worker was lost ('' = it stopped heartbeating).
 -- A job that goes to failed releases or cancels its dependents (end_dependents) and counts
--- as ended in its group (group_move); every job taken back frees its concurrency slot.
+-- as ended in its group (group_move) and as failed in the queue's metrics; every job taken
+-- back frees its concurrency slot.
 -- Returns {requeued, failed, ids taken back...}.
 local queue, mode, limit = ARGV[2], ARGV[3], tonumber(ARGV[4])
 local losses_allowed = tonumber(ARGV[5] or '0')
@@ -36,7 +37,7 @@ local taken = {}
 for _, id in ipairs(ids) do
   local jkey = k_job(id)
   local f = redis.call('HMGET', jkey, 'worker_name', 'on_worker_lost', 'failure_ttl', 'status',
-    'lost_count', 'unique_key', 'has_dependents', 'group', 'limit_key')
+    'lost_count', 'unique_key', 'has_dependents', 'group', 'limit_key', 'func_name')
   if mode == 'expired' or named[f[1]] then
     redis.call('ZREM', skey, id)
     limit_free(f[9], id, now)  -- its concurrency slot goes with its lease
@@ -60,6 +61,7 @@ for _, id in ipairs(ids) do
           end_dependents(id, 'failed for good', now)
         end
         group_move(f[8], S_STARTED, S_FAILED, now)
+        count_outcome(queue, f[10], S_FAILED, nil, now)  -- run time unknown: no bucket
         failed = failed + 1
       else
         push_to_queue(queue, id, jkey, true, now)
