@@ -46,6 +46,7 @@ LAYOUT: dict[str, str] = {
     "limit_waiting": "limit_waiting:{}",  # zset: job id -> when it is tried again
     "metrics": "metrics:{}",  # hash: a queue's cumulative counts and run-time histogram
     "history": "history:{}",  # hash per queue and hour ("<queue>:<hour>"): counts a minute
+    "depth": "depth:{}",  # hash per queue and hour: queued jobs, sampled once a minute
 }
 
 DEFAULT_PREFIX = "jq:"
@@ -167,6 +168,10 @@ def metrics(queue_name: str) -> str:
 
 def history(queue_name: str, hour: int) -> str:
     return _prefix + _HEAD["history"] + f"{queue_name}:{hour}"
+
+
+def depth(queue_name: str, hour: int) -> str:
+    return _prefix + _HEAD["depth"] + f"{queue_name}:{hour}"
 
 
 def registry(kind: str, queue_name: str) -> str:

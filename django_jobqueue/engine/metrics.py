@@ -155,3 +155,30 @@ def read_history(connection: Redis, queues: Sequence[str], minutes: int = 60,
                         continue
         out[name] = [MinuteCounts(m * 60, **counts.get(m, {})) for m in range(first, last + 1)]
     return out
+
+
+def read_depth(connection: Redis, queues: Sequence[str], minutes: int = 60,
+               now: float | None = None) -> dict[str, list[tuple[int, int | None]]]:
+    """queue -> (minute, queued jobs then, None when no worker sampled it) for the last
+    ``minutes`` minutes (at most 48 hours), oldest first, one round trip. Workers sample
+    each queue they serve once a minute (depth_sample.lua)."""
+    minutes = max(1, min(int(minutes), 48 * 60))
+    last = int((time.time() if now is None else now) // 60)
+    first = last - minutes + 1
+    hours = range(first // 60, last // 60 + 1)
+    pipe = connection.pipeline(transaction=False)
+    for name in queues:
+        for hour in hours:
+            pipe.hgetall(keys.depth(name, hour))
+    replies = iter(pipe.execute(raise_on_error=False))
+    out: dict[str, list[tuple[int, int | None]]] = {}
+    for name in queues:
+        sampled: dict[int, int] = {}
+        for _ in hours:
+            reply = next(replies)
+            for key, value in (reply.items() if isinstance(reply, dict) else ()):
+                minute = decode_text(key)
+                if minute.isdigit() and first <= int(minute) <= last and value.isdigit():
+                    sampled[int(minute)] = int(value)
+        out[name] = [(m * 60, sampled.get(m)) for m in range(first, last + 1)]
+    return out

@@ -189,6 +189,12 @@ def schedule_due_on(pipe: Any, batch: int, queues: Sequence[str]) -> str:
     return "schedule"
 
 
+def sample_depth_on(pipe: Any, queues: Sequence[str]) -> str:
+    """depth_sample.lua: each queue's depth for this minute, unless a worker wrote it."""
+    scripts.get("depth_sample").add_to(pipe, *queues)
+    return "depth_sample"
+
+
 def heartbeat_on(pipe: Any, worker: str, record_ttl: int, lease: float, job_id: str,
                  queue: str, whole: bool, record: Sequence[Any]) -> str:
     """heartbeat.lua: the worker's record and the lease of the job it runs."""

@@ -91,3 +91,29 @@ def test_a_job_whose_worker_died_for_good_counts_as_failed_without_a_run_time(qu
     assert steps.take_back_lost(connection, queue.name, ["dead"], 3, "was killed").failed == 1
     found = metrics.read_counters(connection, [queue.name])[queue.name]
     assert found[ADD].counts["failed"] == 1 and found[ADD].runs == 0
+
+
+def test_a_workers_maintenance_samples_each_queues_depth_once_a_minute(queue, connection):
+    from django_jobqueue.engine import steps
+
+    for n in range(3):
+        queue.enqueue(jobs.add, n, n)
+    for _ in range(2):  # two workers' maintenance in the same minute: the first one counts
+        pipe = connection.pipeline(transaction=False)
+        steps.sample_depth_on(pipe, [queue.name, "empty"])
+        pipe.execute()
+        queue.enqueue(jobs.add, 9, 9)
+    seconds, _ = connection.time()
+    depth = metrics.read_depth(connection, [queue.name, "empty"], minutes=3, now=seconds)
+    assert depth[queue.name][-1] == (seconds // 60 * 60, 3)
+    assert depth["empty"][-1][1] == 0
+    assert [d for _, d in depth[queue.name][:-1]] == [None, None]
+
+
+def test_the_maintenance_tick_samples_the_depth(queue, connection):
+    queue.enqueue(jobs.add, 1, 1)
+    worker = jobs.make_worker([queue], connection)
+    worker.work(burst=True)  # its first tick samples
+    seconds, _ = connection.time()
+    assert metrics.read_depth(connection, [queue.name], 2, now=seconds)[queue.name][-1][1] \
+        is not None

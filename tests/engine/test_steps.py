@@ -95,6 +95,9 @@ def _every_step(connection) -> None:
                         scripts.pack_fields(["periodic-p-1", 0, "data", b""]))
     steps.periodic_fire(connection, "p", "d", "160", 220, 160, "steps", b"", mode="missed")
     steps.periodic_enable(connection, "p", False)
+    pipe = connection.pipeline(transaction=False)
+    steps.sample_depth_on(pipe, ["steps"])
+    pipe.execute(raise_on_error=False)  # NOSCRIPT is fine: the call was counted
     steps.create_group(connection, "g", 60, ["on_complete", "cb-1",
                                              scripts.pack_fields(["cb-1", "data", b""])])
     channel.close()

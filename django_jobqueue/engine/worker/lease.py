@@ -1,7 +1,7 @@
 """A worker's background duties, in one round trip per tick on a thread of its own, so the
 job loop never pays for them: heartbeat and lease renewal, recovery of jobs whose worker
-died, due scheduled jobs, cleanup of expired registry entries, and operators' requests to
-stop the running job.
+died, due scheduled jobs, cleanup of expired registry entries, a sample of each queue's
+depth for the metrics' history, and operators' requests to stop the running job.
 
 :class:`LeaseKeeper` does one tick and reports what it saw (:class:`TickReport`); the loop
 applies the report (suspend, stop a job, log). The keeper knows nothing of the loop but the
@@ -26,6 +26,8 @@ from ..states import EXPIRING
 logger = logging.getLogger("django_jobqueue.worker")
 
 CLEANUP_EVERY = 60.0
+#: how often a worker offers a depth sample (metrics.py keeps the first of each minute)
+DEPTH_SAMPLE_EVERY = 20.0
 #: how long a stop request waits for the job it names to start running
 STOP_RETRY_SECONDS = 60.0
 
@@ -70,6 +72,7 @@ class LeaseKeeper:
         self.heartbeat_interval = worker_ttl / 4
         self._next_heartbeat = 0.0
         self._next_cleanup = 0.0
+        self._next_depth_sample = 0.0
         self._whole_record = True  # the first heartbeat writes the record anew
         self._stop_retry: tuple[str, float] | None = None
         #: the periodic jobs this worker runs (a PeriodicRunner), or None
@@ -104,6 +107,9 @@ class LeaseKeeper:
                 for kind in EXPIRING:
                     pipe.zremrangebyscore(keys.registry(kind, name), "-inf", stamp)
             pipe.zremrangebyscore(keys.workers(), "-inf", time.time() - 2 * self.worker_ttl)
+        sample = now >= self._next_depth_sample and bool(self.queue_names)
+        if sample:
+            used.append(steps.sample_depth_on(pipe, self.queue_names))
         periodic = self.periodic is not None and self.periodic.active
         if periodic:
             used.append(self.periodic.ask_on(pipe))  # last: its reply is replies[-1]
@@ -119,6 +125,8 @@ class LeaseKeeper:
             self._whole_record = False
         if cleanup:
             self._next_cleanup = now + CLEANUP_EVERY
+        if sample:
+            self._next_depth_sample = now + DEPTH_SAMPLE_EVERY
         report = TickReport(suspended=bool(replies[0]), moved=int(replies[1]))
         self._read_stop_requests(replies[2], now, report)
         if heartbeat:
