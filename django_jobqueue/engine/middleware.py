@@ -17,6 +17,8 @@ has. A hook that raises is logged and never breaks the step it watches.
   fired for that run. ``job`` is fetched by the supervisor (None when it is gone or
   corrupt).
 
+- ``flush()``: the process is about to exit (a pool's child): send what is buffered.
+
 ``install()`` adds one (``uninstall()`` takes it away); the integrations shipped here install
 themselves when their library is importable (``install_defaults``).
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -46,9 +49,15 @@ class Middleware:
     def killed(self, job: Any, recording: Any) -> None:
         return None
 
+    def flush(self) -> None:
+        """The process is about to exit (a pool's child leaves with ``os._exit``, which runs
+        no atexit handler): send what is buffered."""
+        return None
+
 
 _installed: list[Middleware] = []
 _defaults_done = False
+_defaults_lock = threading.Lock()
 
 
 def install(middleware: Middleware) -> Middleware:
@@ -74,13 +83,14 @@ def install_defaults() -> None:
     """The shipped integrations whose library is importable, installed once per process
     (``observability/``): each checks, when it fires, whether its library is set up."""
     global _defaults_done
-    if _defaults_done:
-        return
-    _defaults_done = True
-    from .observability import default_middlewares
+    with _defaults_lock:  # a pool child's slots start at once: each must see them all
+        if _defaults_done:
+            return
+        from .observability import default_middlewares
 
-    for middleware in default_middlewares():
-        install(middleware)
+        for middleware in default_middlewares():
+            install(middleware)
+        _defaults_done = True
 
 
 class _Guarded(contextlib.AbstractContextManager):
@@ -154,3 +164,9 @@ def ended(job: Any, outcome: Any, recording: Any) -> None:
 def killed(job: Any, recording: Any) -> None:
     for middleware in installed():
         _safely("killed", middleware, lambda m=middleware: m.killed(job, recording))
+
+
+def flush() -> None:
+    """Every middleware's ``flush`` (a pool child calls it before it exits)."""
+    for middleware in list(_installed):
+        _safely("flush", middleware, middleware.flush)

@@ -94,3 +94,28 @@ def test_a_corrupt_trace_context_fails_only_that_field_for_display(queue, connec
     problems: list[str] = []
     values = decode_job(connection.hgetall(keys.job(job.id)), lenient=True, problems=problems)
     assert "trace" not in values and "Corrupt job field 'trace'" in problems[0]
+
+
+def test_threads_that_ask_at_once_all_see_the_defaults(monkeypatch):
+    import threading
+    import time
+
+    from django_jobqueue.engine import observability
+
+    marker = middleware.Middleware()
+
+    def slow_defaults():
+        time.sleep(0.05)  # the window in which a second thread used to see none
+        return [marker]
+
+    monkeypatch.setattr(observability, "default_middlewares", slow_defaults)
+    monkeypatch.setattr(middleware, "_defaults_done", False)
+    monkeypatch.setattr(middleware, "_installed", [])
+    seen = []
+    threads = [threading.Thread(target=lambda: seen.append(list(middleware.installed())))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == [[marker]] * 4

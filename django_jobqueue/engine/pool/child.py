@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from typing import Any
 
-from .. import execution, timeouts
+from .. import execution, middleware, timeouts
 from ..worker.loop import Worker
 from .slots import SlotLink
 
@@ -79,6 +79,7 @@ def child_main(spec: ChildSpec, conn: Connection, factory: WorkerFactory) -> Non
         logger.exception("pool child %s: failed", spec.name)
         code = 1
     finally:
+        middleware.flush()  # os._exit runs no atexit handler: buffered spans/events go now
         logging.shutdown()
         for stream in (sys.stdout, sys.stderr):
             try:
