@@ -83,8 +83,9 @@ class FunctionStats:
         return lower
 
 
-def _parse(queue: str, raw: dict[bytes, bytes]) -> dict[str, FunctionStats]:
-    """A queue's metrics hash -> per function stats; corrupt values count 0."""
+def parse_counters(queue: str, raw: dict[bytes, bytes]) -> dict[str, FunctionStats]:
+    """A queue's metrics hash (as HGETALL returns it) -> per function stats; corrupt values
+    count 0. For readers that fetch the hash in a pipeline of their own."""
     found: dict[str, FunctionStats] = {}
     for key, value in raw.items():
         name, _, part = decode_text(key).rpartition("|")
@@ -112,7 +113,7 @@ def read_counters(connection: Redis, queues: Iterable[str]
     for name in names:
         pipe.hgetall(keys.metrics(name))
     replies = pipe.execute(raise_on_error=False)
-    return {name: _parse(name, reply) if isinstance(reply, dict) else {}
+    return {name: parse_counters(name, reply) if isinstance(reply, dict) else {}
             for name, reply in zip(names, replies, strict=True)}
 
 

@@ -157,7 +157,10 @@ def parse_prometheus(text: str) -> dict[tuple[str, frozenset], float]:
         match = LINE.match(line)
         assert match, f"not a Prometheus sample: {line!r}"
         name, labels = match.group(1), match.group(3) or ""
-        assert name in types, f"{name} has no # TYPE"
+        # a histogram's samples are named after its family: <name>_bucket, _sum, _count
+        family = name if name in types else re.sub(r"_(bucket|sum|count)$", "", name)
+        assert family in types, f"{name} has no # TYPE"
+        assert family == name or types[family] == "histogram", f"{name} is no {family}"
         pairs = frozenset(re.findall(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"', labels))
         key = (name, pairs)
         assert key not in samples, f"duplicate sample {line!r}"
