@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
                       help="read the payload signing key from FILE (the same key as the "
                            "processes that enqueue; default: JOBQUEUE_SIGNING_KEY)")
     work.add_argument("--path", action="append", default=[], help="prepend to sys.path")
+    work.add_argument("--init", metavar="MODULE.FUNC", action="append", default=[],
+                      help="call this function before the worker starts (a pool: in the "
+                           "supervisor, before its children fork), e.g. to set up Sentry "
+                           "or OpenTelemetry; may be given more than once")
     work.add_argument("--periodic", metavar="MODULE.NAME",
                       help="run the periodic jobs of this list of PeriodicJob (dotted path)")
     add_pool_arguments(work)
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path[:0] = args.path
     from .queue import Queue
     from .serializers import set_signing_key
+    from .utils import import_attribute
     from .worker import DEFAULT_WORKER_TTL, Worker
 
     if args.signing_key_file:
@@ -58,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
                   file=sys.stderr)
             return 2
 
+    for name in args.init:  # the app's set-up (error reporting, tracing) comes first
+        try:
+            import_attribute(name)()
+        except Exception as exc:
+            print(f"--init {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
     connection = Redis.from_url(args.url)
     try:
         connection.ping()

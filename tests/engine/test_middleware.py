@@ -119,3 +119,27 @@ def test_threads_that_ask_at_once_all_see_the_defaults(monkeypatch):
     for thread in threads:
         thread.join()
     assert seen == [[marker]] * 4
+
+
+def test_the_worker_command_calls_init_first_and_says_when_it_fails(redis_url, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from tests.engine.jobs_faults import ROOT
+
+    (tmp_path / "app_setup.py").write_text(
+        "import os\n"
+        "def setup():\n"
+        "    open(os.environ['MARK'], 'w').write('set up')\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+           "MARK": str(tmp_path / "mark")}
+    command = [sys.executable, "-m", "django_jobqueue.engine", "worker", "default", "--url",
+               redis_url, "--burst", "--processes", "0"]
+    done = subprocess.run([*command, "--init", "app_setup.setup"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "mark").read_text() == "set up"
+    bad = subprocess.run([*command, "--init", "app_setup.nosuch"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--init app_setup.nosuch failed" in bad.stderr

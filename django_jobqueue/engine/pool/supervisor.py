@@ -28,7 +28,7 @@ from typing import Any
 from redis import Redis
 from redis.exceptions import RedisError
 
-from .. import pausing, steps
+from .. import middleware, pausing, steps
 from ..periodic.runner import as_runner
 from ..serializers import resolve_serializer
 from ..states import DEFAULT_MAX_LOST_ATTEMPTS, JobStatus
@@ -113,6 +113,7 @@ class Supervisor:
         idle). Returns how many jobs the pool's children processed."""
         refuse_a_live_namesake(self.connection, self.name, self.hostname, self.pid,
                                self.worker_ttl)
+        middleware.installed()  # set up before the children fork (they inherit it)
         previous = self._install_signals()
         watcher = self._watch_for_reload()
         reloading = False
