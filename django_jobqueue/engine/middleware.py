@@ -122,37 +122,34 @@ _NOTHING = contextlib.nullcontext()
 
 
 def enqueuing(queue_name: str, jobs: Sequence[Any]) -> contextlib.AbstractContextManager:
-    """Every middleware's ``enqueuing``, nested in install order (with none installed, a
-    shared null context: the enqueue pays nothing)."""
-    found = installed()
-    return _enqueuing(found, queue_name, jobs) if found else _NOTHING
+    """Every middleware's ``enqueuing``, nested in install order."""
+    return _combined("enqueuing", lambda m: m.enqueuing(queue_name, jobs))
 
 
 def running(job: Any) -> contextlib.AbstractContextManager:
-    """Every middleware's ``running``, nested in install order (none: a null context)."""
-    found = installed()
-    return _running(found, job) if found else _NOTHING
+    """Every middleware's ``running``, nested in install order."""
+    return _combined("running", lambda m: m.running(job))
+
+
+def _combined(what: str, ask: Any) -> contextlib.AbstractContextManager:
+    """The context managers the middlewares give (a null context or None: nothing to do),
+    guarded and nested; none at all (no middleware, or none active) is a shared null
+    context, so that a job pays next to nothing for an idle integration."""
+    managers = []
+    for middleware in installed():
+        manager = _safely(what, middleware, lambda m=middleware: ask(m))
+        if manager is not None and not isinstance(manager, contextlib.nullcontext):
+            managers.append(_Guarded(what, middleware, manager))
+    if not managers:
+        return _NOTHING
+    return managers[0] if len(managers) == 1 else _nested(managers)
 
 
 @contextlib.contextmanager
-def _enqueuing(found: Sequence[Middleware], queue_name: str, jobs: Sequence[Any]
-               ) -> Iterator[None]:
+def _nested(managers: Sequence[contextlib.AbstractContextManager]) -> Iterator[None]:
     with contextlib.ExitStack() as stack:
-        for middleware in found:
-            manager = _safely("enqueuing", middleware,
-                              lambda m=middleware: m.enqueuing(queue_name, jobs))
-            if manager is not None:
-                stack.enter_context(_Guarded("enqueuing", middleware, manager))
-        yield
-
-
-@contextlib.contextmanager
-def _running(found: Sequence[Middleware], job: Any) -> Iterator[None]:
-    with contextlib.ExitStack() as stack:
-        for middleware in found:
-            manager = _safely("running", middleware, lambda m=middleware: m.running(job))
-            if manager is not None:
-                stack.enter_context(_Guarded("running", middleware, manager))
+        for manager in managers:
+            stack.enter_context(manager)
         yield
 
 
