@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pprint
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from ..engine import fields, keys, utils
@@ -18,6 +19,7 @@ from ..engine.states import operator_actions
 from ..integration import settings
 from ..integration.clients import get_client
 from ..integration.queues import get_queue
+from . import tracebacks
 from .times import shown_time
 
 #: characters of a value shown before "show all"
@@ -75,7 +77,7 @@ class Value:
     def short(self) -> str | None:
         if len(self.text) <= SHORT:
             return None
-        return "…" + self.text[-SHORT:] if self.tail else self.text[:SHORT] + "…"
+        return tracebacks.preview(self.text) if self.tail else self.text[:SHORT] + "…"
 
 
 def time_value(label: str, value: Any) -> Value:
@@ -99,6 +101,8 @@ class JobDetail:
     call: list[Value]
     results: list[dict[str, Any]]
     problems: list[str]
+    #: enqueued_at, started_at, ended_at when stored and readable (the wait and run rows)
+    times: dict[str, datetime]
     #: what an operator may do with it (the engine's state machine decides)
     actions: list[str]
     raw_fields: list[tuple[str, str]]
@@ -141,8 +145,13 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
     status = decode_text(raw.get(b"status"))[:SHORT] or None
     serializer = _serializer(raw.get(b"serializer"), queue.serializer, problems)
     parsed_results = [_result(job_id, b, serializer) for b in results]
-    fields_shown = [shown("Status", "status"), shown("Function", "func_name"),
-                    shown("Description", "description")]
+    func_name = found.get("func_name") or decode_text(raw.get(b"func_name"))
+    call, call_text = _call_values(func_name, found.get("data"), found.get("meta"),
+                                   serializer, problems)
+    description = shown("Description", "description")
+    if not description.text and not description.problem and call_text:  # as RQ shows it
+        description = Value("Description", call_text, note="none given: the call")
+    fields_shown = [shown("Status", "status"), shown("Function", "func_name"), description]
     if raw.get(b"exc_info"):  # what went wrong comes first, its last lines (the error) in view
         fields_shown.append(shown("Traceback", "exc_info", pre=True, tail=True))
     if raw.get(b"canceled_reason"):  # a dependency's end canceled it (engine/dependencies.py)
@@ -183,11 +192,11 @@ def read_job(queue: Queue, job_id: str) -> JobDetail:
         fields_shown.append(shown("Dependency", "dependency_ids"))
     # one row each; the page links those that are job ids
     fields_shown += [Value("Dependency", d) for d in found.get("dependency_ids", [])]
-    call = _call_values(found.get("data"), found.get("meta"), serializer, problems)
     return JobDetail(
-        id=job_id, queue=queue.name, status=status,
-        func_name=found.get("func_name") or decode_text(raw.get(b"func_name")),
+        id=job_id, queue=queue.name, status=status, func_name=func_name,
         fields=fields_shown, call=call, results=parsed_results, problems=problems,
+        times={name: found[name] for name in ("enqueued_at", "started_at", "ended_at")
+               if isinstance(found.get(name), datetime) and name not in wrong},
         actions=operator_actions(found.get("status")),
         raw_fields=[(decode_text(k), _raw(v)) for k, v in sorted(raw.items())]
         if problems else [],
@@ -246,9 +255,11 @@ def _serializer(stored: bytes | None, fallback: Any, problems: list[str]) -> Any
     return serializer
 
 
-def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
-                 problems: list[str]) -> list[Value]:
-    values = []
+def _call_values(func_name: str, data: bytes | None, meta: bytes | None, serializer: Any,
+                 problems: list[str]) -> tuple[list[Value], str]:
+    """The Call table's rows, and the call as text (``tests.add(1, 2)``; "" when the call
+    data cannot be read)."""
+    values, text = [], ""
     if data is None:
         problems.append("Call data: none stored")
         values.append(Value("Arguments", problem="no call data stored"))
@@ -262,6 +273,7 @@ def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
         else:
             values += [Value("Args", safe_repr(tuple(args)), pre=True),
                        Value("Kwargs", safe_repr(dict(kwargs)), pre=True)]
+            text = call_text(func_name, args, kwargs)
             if instance is not None:
                 values.append(Value("Instance", safe_repr(instance), pre=True))
             if any(callbacks):
@@ -275,7 +287,29 @@ def _call_values(data: bytes | None, meta: bytes | None, serializer: Any,
         except Exception as exc:
             problems.append(f"Meta unreadable: {type(exc).__name__}: {exc}")
             values.append(Value("Meta", problem=f"{type(exc).__name__}: {exc}"))
-    return values
+    return values, text
+
+
+#: characters of one argument in a call's text
+ARGUMENT = 40
+
+
+def call_text(func_name: str, args: Any, kwargs: Any) -> str:
+    """``func(1, 'a', key=2)``, as RQ describes a job: each argument's repr cut at ARGUMENT
+    characters, the whole at SHORT."""
+    def cut(value: Any) -> str:
+        try:
+            text = repr(value)
+        except Exception as exc:  # a __repr__ that raises
+            text = f"<unrepresentable {type(value).__name__}: {exc}>"
+        return text if len(text) <= ARGUMENT else text[:ARGUMENT] + "…"
+
+    try:
+        parts = [cut(a) for a in args] + [f"{k}={cut(v)}" for k, v in dict(kwargs).items()]
+    except Exception:  # arguments that are no sequence or mapping: shown in the Call table
+        return ""
+    text = f"{func_name or '?'}({', '.join(parts)})"
+    return text if len(text) <= SHORT else text[:SHORT - 1] + "…"
 
 
 def _result(job_id: str, blob: bytes, serializer: Any) -> dict[str, Any]:

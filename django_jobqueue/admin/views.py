@@ -14,8 +14,8 @@ from ..engine.states import tab_of
 from ..engine.worker.info import CHILD, POOL, WORKER, WorkerInfo, grouped
 from ..integration import settings
 from ..integration.overview import read_overview
-from . import actions, data, refs
-from .access import Links, can_view, guarded, page_context
+from . import actions, activity, data, jobtimes, refs
+from .access import Links, can_change, can_view, guarded, page_context
 from .times import shown_time
 
 PAGE_SIZES = (10, 25, 50, 100, 250, 500)
@@ -46,7 +46,10 @@ def dashboard(request: HttpRequest, site: Any) -> HttpResponse:
         })
     return TemplateResponse(request, "django_jobqueue/dashboard.html", page_context(
         request, site, "Queues", rows=rows, errors=found.errors, states=STATE_LABELS,
-        worker_count=len(grouped(found.workers))  # a pool counts once, as on the workers page
+        worker_count=len(grouped(found.workers)),  # a pool counts once, as on the workers page
+        activity=activity.activity(request, [c.name for c in found.counts],
+                                   skip=found.unreachable),
+        activity_of="all queues" if len(found.counts) > 1 else "",
     ))
 
 
@@ -94,7 +97,19 @@ def queue_page(request: HttpRequest, queue: str, site: Any, state: str = "queued
         queue_actions=[(a, links.queue_action(q.name, a.slug))
                        for a in actions.QUEUE_ACTIONS.values() if a.state == state and total],
         paused=counts.paused, switch=_switch(q.name, counts.paused, links),
+        activity=activity.activity(request, [q.name]), activity_of="",
+        **_columns(rows, can_change(request.user)),
     ))
+
+
+def _columns(rows: list[Any], selectable: bool) -> dict[str, Any]:
+    """The listing's optional columns, shown only when a row of the page has a value
+    there (the table fits beside the admin's sidebar), and how many columns there are."""
+    description = any(row.description for row in rows)
+    progress = any(row.progress is not None for row in rows)
+    shown = 6 + description + progress  # the job's own columns (not its checkbox)
+    return {"show_description": description, "show_progress": progress,
+            "job_columns": shown, "column_count": shown + selectable}
 
 
 def _switch(queue: str, paused: bool, links: Links) -> dict[str, str]:
@@ -167,6 +182,10 @@ def _page_links(request: HttpRequest, page: int, pages: int) -> list[tuple[int |
 def job_page(request: HttpRequest, queue: str, job_id: str, site: Any) -> HttpResponse:
     q = data.queue_or_404(queue)
     job = data.read_job(q, job_id)
+    stats, problem = jobtimes.function_stats(q, job.func_name)
+    after_ended = next((n + 1 for n, v in enumerate(job.fields) if v.label == "Ended"),
+                       len(job.fields))
+    job.fields[after_ended:after_ended] = jobtimes.timing_values(job, stats, problem)
     links = Links(request)
     for value in job.fields:
         if value.problem:

@@ -96,12 +96,13 @@ def parse_counters(queue: str, raw: dict[bytes, bytes]) -> dict[str, FunctionSta
         stats = found.get(name)
         if stats is None:
             stats = found[name] = FunctionStats(queue, name)
+        bucket = _number(part[1:]) if part[:1] == "b" else None
         if part in stats.counts:
             stats.counts[part] = number
         elif part == "us":
             stats.total_us = number
-        elif part[:1] == "b" and part[1:].isdigit() and 1 <= int(part[1:]) <= len(BUCKETS) + 1:
-            stats.buckets[int(part[1:]) - 1] = number
+        elif bucket is not None and 1 <= bucket <= len(BUCKETS) + 1:
+            stats.buckets[bucket - 1] = number
     return found
 
 
@@ -129,57 +130,80 @@ class MinuteCounts:
     stopped: int = 0
 
 
-def read_history(connection: Redis, queues: Sequence[str], minutes: int = 60,
-                 now: float | None = None) -> dict[str, list[MinuteCounts]]:
-    """queue -> the last ``minutes`` minutes (oldest first, the current one last; at most
-    48 hours), in one round trip for every queue."""
+def _minutes(minutes: int, now: float | None) -> tuple[int, int, range]:
+    """(first, last minute: epoch minutes; the hours they span) of the last ``minutes``."""
     minutes = max(1, min(int(minutes), 48 * 60))
     last = int((time.time() if now is None else now) // 60)
     first = last - minutes + 1
-    hours = range(first // 60, last // 60 + 1)
+    return first, last, range(first // 60, last // 60 + 1)
+
+
+def _number(text: str) -> int | None:
+    """A stored count (ASCII digits only: "²".isdigit() is true, int("²") fails)."""
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _history(replies: Iterable[object], first: int, last: int) -> list[MinuteCounts]:
+    counts: dict[int, dict[str, int]] = {}
+    for reply in replies:
+        for key, value in (reply.items() if isinstance(reply, dict) else ()):
+            minute, _, outcome = decode_text(key).partition("|")
+            number, at = _number(decode_text(value)), _number(minute)
+            if outcome in OUTCOMES and at is not None and first <= at <= last \
+                    and number is not None:
+                counts.setdefault(at, {})[outcome] = number
+    return [MinuteCounts(m * 60, **counts.get(m, {})) for m in range(first, last + 1)]
+
+
+def _depth(replies: Iterable[object], first: int, last: int) -> list[tuple[int, int | None]]:
+    sampled: dict[int, int] = {}
+    for reply in replies:
+        for key, value in (reply.items() if isinstance(reply, dict) else ()):
+            at, number = _number(decode_text(key)), _number(decode_text(value))
+            if at is not None and first <= at <= last and number is not None:
+                sampled[at] = number
+    return [(m * 60, sampled.get(m)) for m in range(first, last + 1)]
+
+
+@dataclass(frozen=True)
+class Activity:
+    """A queue's last minutes: ended executions per minute, and its depth per minute (None
+    where no worker sampled it)."""
+
+    history: list[MinuteCounts]
+    depth: list[tuple[int, int | None]]
+
+
+def read_activity(connection: Redis, queues: Sequence[str], minutes: int = 60,
+                  now: float | None = None) -> dict[str, Activity]:
+    """queue -> its throughput and depth over the last ``minutes`` minutes (at most 48
+    hours; oldest first, the current minute last), for every queue in one round trip."""
+    first, last, hours = _minutes(minutes, now)
     pipe = connection.pipeline(transaction=False)
     for name in queues:
         for hour in hours:
             pipe.hgetall(keys.history(name, hour))
-    replies = iter(pipe.execute(raise_on_error=False))
-    out: dict[str, list[MinuteCounts]] = {}
-    for name in queues:
-        counts: dict[int, dict[str, int]] = {}
-        for _ in hours:
-            reply = next(replies)
-            for key, value in (reply.items() if isinstance(reply, dict) else ()):
-                minute, _, outcome = decode_text(key).partition("|")
-                if outcome in OUTCOMES and minute.isdigit() and first <= int(minute) <= last:
-                    try:
-                        counts.setdefault(int(minute), {})[outcome] = int(value)
-                    except ValueError:
-                        continue
-        out[name] = [MinuteCounts(m * 60, **counts.get(m, {})) for m in range(first, last + 1)]
+            pipe.hgetall(keys.depth(name, hour))
+    replies = pipe.execute(raise_on_error=False)
+    out, step = {}, 2 * len(hours)
+    for n, name in enumerate(queues):
+        mine = replies[n * step:(n + 1) * step]
+        out[name] = Activity(_history(mine[0::2], first, last),
+                             _depth(mine[1::2], first, last))
     return out
+
+
+def read_history(connection: Redis, queues: Sequence[str], minutes: int = 60,
+                 now: float | None = None) -> dict[str, list[MinuteCounts]]:
+    """queue -> ended executions per minute over the last ``minutes`` (read_activity)."""
+    return {name: a.history for name, a in read_activity(connection, queues, minutes,
+                                                          now).items()}
 
 
 def read_depth(connection: Redis, queues: Sequence[str], minutes: int = 60,
                now: float | None = None) -> dict[str, list[tuple[int, int | None]]]:
-    """queue -> (minute, queued jobs then, None when no worker sampled it) for the last
-    ``minutes`` minutes (at most 48 hours), oldest first, one round trip. Workers sample
-    each queue they serve once a minute (depth_sample.lua)."""
-    minutes = max(1, min(int(minutes), 48 * 60))
-    last = int((time.time() if now is None else now) // 60)
-    first = last - minutes + 1
-    hours = range(first // 60, last // 60 + 1)
-    pipe = connection.pipeline(transaction=False)
-    for name in queues:
-        for hour in hours:
-            pipe.hgetall(keys.depth(name, hour))
-    replies = iter(pipe.execute(raise_on_error=False))
-    out: dict[str, list[tuple[int, int | None]]] = {}
-    for name in queues:
-        sampled: dict[int, int] = {}
-        for _ in hours:
-            reply = next(replies)
-            for key, value in (reply.items() if isinstance(reply, dict) else ()):
-                minute = decode_text(key)
-                if minute.isdigit() and first <= int(minute) <= last and value.isdigit():
-                    sampled[int(minute)] = int(value)
-        out[name] = [(m * 60, sampled.get(m)) for m in range(first, last + 1)]
-    return out
+    """queue -> (minute, queued jobs then, None when no worker sampled it) over the last
+    ``minutes`` (read_activity). Workers sample each queue they serve once a minute
+    (depth_sample.lua)."""
+    return {name: a.depth for name, a in read_activity(connection, queues, minutes,
+                                                        now).items()}

@@ -42,7 +42,7 @@ def read_overview(queue_names: list[str] | None = None) -> Overview:
             result.errors[conn_name] = f"{type(exc).__name__}: {exc}"
             result.unreachable.add(name)
             continue
-        _, conn_names, queues_here = servers.setdefault(_server(client), (client, [], []))
+        _, conn_names, queues_here = servers.setdefault(server_key(client), (client, [], []))
         if conn_name not in conn_names:
             conn_names.append(conn_name)
         queues_here.append(name)
@@ -61,7 +61,7 @@ def read_overview(queue_names: list[str] | None = None) -> Overview:
     return result
 
 
-def _server(client: Any) -> tuple:
+def server_key(client: Any) -> tuple:
     """What identifies the Redis server (and database) a client talks to."""
     pool = client.connection_pool
     options = pool.connection_kwargs

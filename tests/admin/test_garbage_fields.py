@@ -40,9 +40,13 @@ OVERVIEW_PAGES = (ADMIN, WORKERS, f"{ADMIN}-/stats.json", f"{ADMIN}-/metrics")
 SHARED_PAGES = (*OVERVIEW_PAGES, *(f"{ADMIN}default/{tab}/" for tab in STATES))
 #: job page rows that show a field (or are read through it): they may change with it
 ROWS_OF = {
-    "status": {"Status", "Result"}, "func_name": {"Function"}, "description": {"Description"},
+    # a job without a description shows its call (function and arguments) there, and its
+    # wait and run times are set against its function's (admin/jobtimes.py)
+    "status": {"Status", "Result"}, "description": {"Description"},
+    "func_name": {"Function", "Description", "Ran", "Its function's run time"},
     "exc_info": {"Traceback"}, "worker_name": {"Worker"}, "created_at": {"Created"},
-    "enqueued_at": {"Enqueued"}, "started_at": {"Started"}, "ended_at": {"Ended"},
+    "enqueued_at": {"Enqueued", "Waited"}, "started_at": {"Started", "Waited", "Ran"},
+    "ended_at": {"Ended", "Ran"},
     "timeout": {"Timeout (s)"}, "result_ttl": {"Result TTL (s)"},
     "failure_ttl": {"Failure TTL (s)"}, "ttl": {"TTL (s)"}, "priority": {"Priority"},
     # a scheduled job that has run before waits for its next attempt: the row's label
@@ -57,8 +61,9 @@ ROWS_OF = {
     "periodic": {"Periodic job"}, "tick_at": {"Tick"},
     "canceled_reason": {"Canceled because"}, "chain_id": {"Chain"},
     # the serializer reads the call data, the meta and the results
-    "serializer": {"Serializer", "Result", "Args", "Kwargs", "Meta", "Arguments"},
-    "data": {"Args", "Kwargs", "Arguments"}, "meta": {"Meta"},
+    "serializer": {"Serializer", "Result", "Args", "Kwargs", "Meta", "Arguments",
+                   "Description"},
+    "data": {"Args", "Kwargs", "Arguments", "Description"}, "meta": {"Meta"},
 }
 #: west of UTC, so that year 1 (-62135596000) is year 0 here
 TIME_ZONE = "America/Chicago"

@@ -152,12 +152,13 @@ def _dashboard_round_trips(client, count_round_trips) -> int:
     return counter.value
 
 
-def test_dashboard_costs_one_round_trip_however_many_queues(admin_client, redis_url,
-                                                            count_round_trips):
+def test_dashboard_costs_two_round_trips_however_many_queues(admin_client, redis_url,
+                                                             count_round_trips):
+    """The counts, then the activity charts' history and depth (admin/activity.py)."""
     for name in ("default", "high", "low"):
         get_queue(name).enqueue(jobs.add, 1, 1)
-    three = _dashboard_round_trips(admin_client, count_round_trips)
-    assert three == 1
+    two = _dashboard_round_trips(admin_client, count_round_trips)
+    assert two == 2
 
     many = {f"q{i}": {} for i in range(40)}
     with override_settings(JOBQUEUE=jobqueue_settings(redis_url, QUEUES=many)):
@@ -167,7 +168,7 @@ def test_dashboard_costs_one_round_trip_however_many_queues(admin_client, redis_
         forty = _dashboard_round_trips(admin_client, count_round_trips)
         counts = dashboard_counts(admin_client.get(ADMIN))
     clients.reset()
-    assert forty == three == 1
+    assert forty == two == 2
     assert len(counts) == 40 and counts["q0"]["queued"] == 1 and counts["q39"]["queued"] == 0
 
 
@@ -328,7 +329,7 @@ def test_queue_page_round_trips_do_not_grow_with_the_queue(admin_client, queue,
     large_100 = _queue_page_round_trips(admin_client, count_round_trips, url + "?per_page=100")
     assert small == large == small_last == large_last == large_100, \
         (small, large, small_last, large_last, large_100)
-    assert small <= 4
+    assert small <= 5  # 1 of them the activity charts' (admin/activity.py)
 
 
 def test_search_round_trips_do_not_grow_with_the_queue(admin_client, queue, count_round_trips):
@@ -344,7 +345,7 @@ def test_search_round_trips_do_not_grow_with_the_queue(admin_client, queue, coun
     for query in ("?q=jobs.add", "?q=jobs.report", f"?q={first.id}", "?q=nothing"):
         costs.append(_queue_page_round_trips(admin_client, count_round_trips, url + query))
     assert costs[:4] == costs[4:], costs
-    assert max(costs) <= 5, costs
+    assert max(costs) <= 6, costs  # 1 of them the activity charts' (admin/activity.py)
 
 
 def test_queue_page_has_the_bulk_form_and_auto_refresh(admin_client, queue):
@@ -639,7 +640,7 @@ def test_a_worker_whose_record_expired_is_not_shown(admin_client, queue, connect
         connection.zrem(keys.workers(), worker.name)
 
 
-def test_failed_tab_shows_the_error_and_the_job_page_its_end_first(admin_client, queue):
+def test_failed_tab_shows_the_error_and_the_job_page_its_own_frame_first(admin_client, queue):
     job = queue.enqueue(jobs.fail, "context line\n" * 40 + "the real reason")
     work(queue)
     doc = parse(admin_client.get(f"{ADMIN}default/failed/"))
@@ -647,7 +648,9 @@ def test_failed_tab_shows_the_error_and_the_job_page_its_end_first(admin_client,
     assert "the real reason" in row.one("div", class_="error-line").clean_text
     doc = parse(admin_client.get(f"{ADMIN}default/job/{job.id}/"))
     preview = _field(doc, "Traceback").one("summary").clean_text
-    assert preview.startswith("…") and "the real reason" in preview  # the end, not the start
+    # the job's own frame (not the engine's), then the error's end, cut at line boundaries
+    assert preview.startswith('File "') and "in fail" in preview
+    assert "the real reason" in preview and "execution.py" not in preview
 
 
 def test_scheduled_jobs_show_when_they_are_due(admin_client, queue):

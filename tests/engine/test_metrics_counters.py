@@ -117,3 +117,21 @@ def test_the_maintenance_tick_samples_the_depth(queue, connection):
     seconds, _ = connection.time()
     assert metrics.read_depth(connection, [queue.name], 2, now=seconds)[queue.name][-1][1] \
         is not None
+
+
+def test_history_and_depth_read_together_and_odd_digits_are_skipped(queue, connection,
+                                                                    count_round_trips):
+    seconds, _ = connection.time()
+    hour, minute = seconds // 3600, seconds // 60
+    connection.hset(keys.history(queue.name, hour), mapping={
+        f"{minute}|finished": 4, "²|finished": 1, f"{minute}|failed": "²"})
+    connection.hset(keys.depth(queue.name, hour), mapping={str(minute): 7, "³": 1})
+    connection.hset(keys.metrics(queue.name), mapping={f"{ADD}|b²": 1, f"{ADD}|finished": 2})
+    with count_round_trips(connection) as counted:
+        activity = metrics.read_activity(connection, [queue.name], minutes=5, now=seconds)
+    assert counted.value == 1
+    last = activity[queue.name].history[-1]
+    assert (last.finished, last.failed) == (4, 0)
+    assert activity[queue.name].depth[-1] == (minute * 60, 7)
+    stats = metrics.read_counters(connection, [queue.name])[queue.name][ADD]
+    assert stats.counts["finished"] == 2 and stats.runs == 0
