@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.browser import Browser, DjangoSite, chromium, require_browser
+from tests.e2e.browser import Browser, DjangoSite, checked_browser, served_site
 
 OPERATOR = "operator"  # staff with view_queue + change_queue (not a superuser)
 VIEWER = "viewer"  # staff with view_queue only
@@ -26,32 +26,17 @@ SHOTS = Path("/tmp/shots")
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[DjangoSite]:
     """The tests' project migrated, with its users, served by ``runserver`` for the module."""
-    require_browser()
-    if not redis_server.is_running:  # a fault test elsewhere left it down
-        redis_server.start()
-    site = DjangoSite(tmp_path_factory.mktemp("admin_pages_browser"), redis_server.url)
-    site.migrate()
-    site.create_staff_user(OPERATOR, ("view_queue", "change_queue"))
-    site.create_staff_user(VIEWER, ("view_queue",))
-    try:
-        site.start_server()
-        yield site
-    finally:
-        site.stop()
+    with served_site(tmp_path_factory.mktemp("admin_pages_browser"), redis_server,
+                     {OPERATOR: ("view_queue", "change_queue"), VIEWER: ("view_queue",)}) as served:
+        yield served
 
 
 @pytest.fixture
 def browser(site: DjangoSite, redis_url: str, tmp_path: Path) -> Iterator[Browser]:
     """A fresh headless Chromium on the site (an empty Redis: ``redis_url`` flushes it).
     After the test: no 5xx answer in the server's log and no JS error in the console."""
-    assert redis_url == site.redis_url
-    log_start = site.log_size()
-    with chromium(screenshot=tmp_path / "last-page.png") as browser:
-        browser.base = site.base
-        yield browser
-        errors = browser.console_errors()
-    assert not site.server_errors(log_start), "\n".join(site.server_errors(log_start))
-    assert not errors, errors
+    with checked_browser(site, redis_url, tmp_path) as checked:
+        yield checked
 
 
 def screenshot(browser: Browser, name: str) -> Path:

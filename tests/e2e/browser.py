@@ -299,6 +299,40 @@ def chromium(screenshot: Path | None = None) -> Iterator[Browser]:
         shutil.rmtree(profile, ignore_errors=True)
 
 
+@contextmanager
+def served_site(directory: Path, redis_server: Any, users: dict[str, tuple[str, ...]]
+                ) -> Iterator[DjangoSite]:
+    """The tests' project migrated in ``directory``, with these staff users (name ->
+    permissions), served by ``runserver`` until the end of the block."""
+    require_browser()
+    if not redis_server.is_running:  # a fault test elsewhere left it down
+        redis_server.start()
+    site = DjangoSite(directory, redis_server.url)
+    site.migrate()
+    for name, permissions in users.items():
+        site.create_staff_user(name, permissions)
+    try:
+        site.start_server()
+        yield site
+    finally:
+        site.stop()
+
+
+@contextmanager
+def checked_browser(site: DjangoSite, redis_url: str, tmp_path: Path) -> Iterator[Browser]:
+    """A fresh headless Chromium on the site (empty Redis: ``redis_url`` flushes it). At the
+    end: no 5xx answer in the server's log, no JS error in the console; the last page is
+    kept as ``last-page.png`` in ``tmp_path``."""
+    assert redis_url == site.redis_url
+    log_start = site.log_size()
+    with chromium(screenshot=tmp_path / "last-page.png") as browser:
+        browser.base = site.base
+        yield browser
+        errors = browser.console_errors()
+    assert not site.server_errors(log_start), "\n".join(site.server_errors(log_start))
+    assert not errors, errors
+
+
 class Browser:
     """A thin layer over a Selenium driver: explicit waits only (no sleeps)."""
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from django_jobqueue import Job, JobStatus
-from tests.e2e.browser import Browser, DjangoSite, chromium, require_browser
+from tests.e2e.browser import Browser, DjangoSite, checked_browser, served_site
 
 DASHBOARD = "/admin/django_jobqueue/queue/"
 QUEUES = ("default", "high", "low")
@@ -29,18 +29,9 @@ FAIL_FIRST = "tests.e2e.browser_jobs.fail_first_time"  # fails once, then succee
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory, redis_server: Any) -> Iterator[DjangoSite]:
     """The tests' project migrated, with its users, served by ``runserver`` for this module."""
-    require_browser()
-    if not redis_server.is_running:  # a fault test elsewhere left it down
-        redis_server.start()
-    site = DjangoSite(tmp_path_factory.mktemp("admin_browser"), redis_server.url)
-    site.migrate()
-    site.create_staff_user(OPERATOR, ("view_queue", "change_queue"))
-    site.create_staff_user(VISITOR)
-    try:
-        site.start_server()
-        yield site
-    finally:
-        site.stop()
+    with served_site(tmp_path_factory.mktemp("admin_browser"), redis_server,
+                     {OPERATOR: ("view_queue", "change_queue"), VISITOR: ()}) as served:
+        yield served
 
 
 @pytest.fixture
@@ -48,14 +39,8 @@ def browser(site: DjangoSite, redis_url: str, tmp_path: Path) -> Iterator[Browse
     """A fresh headless Chromium on the site (empty Redis: ``redis_url`` flushes it). After the
     test: no 5xx answer in the server's log, no JS error in the console; the last page is
     kept as ``last-page.png`` in the test's tmp_path."""
-    assert redis_url == site.redis_url
-    log_start = site.log_size()
-    with chromium(screenshot=tmp_path / "last-page.png") as browser:
-        browser.base = site.base
-        yield browser
-        errors = browser.console_errors()
-    assert not site.server_errors(log_start), "\n".join(site.server_errors(log_start))
-    assert not errors, errors
+    with checked_browser(site, redis_url, tmp_path) as checked:
+        yield checked
 
 
 def counts(browser: Browser, queue: str) -> dict[str, int]:
