@@ -139,7 +139,9 @@ def test_reload_restarts_the_pool_on_an_edited_task_module(connection, pools, tm
         # a change, and a later one is
         if pools.log("pre").count("serving reload") >= 2:
             return True
-        jp.write_module(tmp_path, "def version():\n    return 'v2'\n")
+        # another size than v1's: a .pyc compiled in the same second as the edit (its
+        # mtime has whole seconds) would otherwise still count as fresh, and v1 run again
+        jp.write_module(tmp_path, "def version():\n    return 'v2'  # edited\n")
         return False
 
     wait_until(restarted_after_an_edit, timeout=30, interval=0.5,
